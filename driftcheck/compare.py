@@ -1,0 +1,253 @@
+"""Pair declared endpoints with live ones and list every field on which they differ."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from typing import Any
+
+from driftcheck.errors import MatchError
+from driftcheck.model import (
+    CheckResult,
+    DeclaredEndpoint,
+    Difference,
+    EndpointResult,
+    Kind,
+    State,
+    UnmanagedPolicy,
+)
+from driftcheck.redact import Redactor
+from driftcheck.specs import MAPPING_SECTIONS
+
+
+def compare(
+    declared: Sequence[DeclaredEndpoint],
+    live: Sequence[dict[str, Any]],
+    *,
+    redactor: Redactor | None = None,
+    unmanaged: UnmanagedPolicy = "warn",
+    only: Sequence[str] = (),
+) -> CheckResult:
+    """Compare every declared endpoint with its live counterpart.
+
+    `live` must already be checked for shape (each a mapping with string id and name,
+    ids unique). `only` holds name globs limiting the run.
+    """
+    redactor = redactor or Redactor()
+    if only:
+        declared = [d for d in declared if _selected(d.name, only)]
+        live = [e for e in live if _selected(e["name"], only)]
+
+    by_id = {endpoint["id"]: endpoint for endpoint in live}
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for endpoint in live:
+        by_name.setdefault(endpoint["name"], []).append(endpoint)
+
+    results: list[EndpointResult] = []
+    matched: set[str] = set()
+    ambiguous: list[str] = []
+
+    for spec in declared:
+        if spec.id is not None:
+            counterpart = by_id.get(spec.id)
+        else:
+            candidates = by_name.get(spec.name, [])
+            if len(candidates) > 1:
+                ids = ", ".join(repr(c["id"]) for c in candidates)
+                ambiguous.append(
+                    f"{spec.source}: {spec.name}: {len(candidates)} live endpoints are "
+                    f"named {spec.name!r} (ids {ids}); add `id:` to the spec to choose"
+                )
+                continue
+            counterpart = candidates[0] if candidates else None
+
+        if counterpart is None:
+            results.append(
+                EndpointResult(spec.name, spec.id, "missing", spec.source, [], None)
+            )
+            continue
+
+        matched.add(counterpart["id"])
+        differences = diff_endpoint(spec, counterpart, redactor)
+        state: State = "drifted" if differences else "in_sync"
+        results.append(
+            EndpointResult(
+                spec.name,
+                counterpart["id"],
+                state,
+                spec.source,
+                differences,
+                counterpart,
+            )
+        )
+
+    if ambiguous:
+        raise MatchError(ambiguous)
+
+    if unmanaged != "ignore":
+        strays = [e for e in live if e["id"] not in matched]
+        strays.sort(key=lambda e: (e["name"], e["id"]))
+        results.extend(
+            EndpointResult(e["name"], e["id"], "unmanaged", None, [], e) for e in strays
+        )
+    return CheckResult(results, unmanaged_policy=unmanaged)
+
+
+def _selected(name: str, globs: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
+
+
+def diff_endpoint(
+    spec: DeclaredEndpoint, live: dict[str, Any], redactor: Redactor
+) -> list[Difference]:
+    """The differences between what `spec` declares and the live endpoint."""
+    found: list[tuple[str, Kind, Any, Any, bool]] = []
+
+    if spec.id is not None and live.get("name") != spec.name:
+        found.append(("name", "changed", spec.name, live.get("name"), False))
+
+    for field, declared in spec.fields.items():
+        present = field in live
+        current = live.get(field)
+        if field in MAPPING_SECTIONS:
+            _diff_section(field, declared, current, found)
+        elif field == "envs":
+            _diff_envs(declared, current, present, redactor, found)
+        elif field == "ports":
+            _diff_ports(declared, current, present, found)
+        elif field == "volumes":
+            _diff_volumes(declared, current, present, found)
+        elif not present:
+            found.append((field, "missing", declared, None, False))
+        elif not same(declared, current):
+            found.append((field, "changed", declared, current, False))
+
+    return [
+        Difference(path, kind, d, v, redacted, spec.location_of(path))
+        for path, kind, d, v, redacted in found
+    ]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that also tells apart types Python equates (True == 1 == 1.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _diff_section(
+    section: str, declared: dict[str, Any], live: Any, found: list[Any]
+) -> None:
+    """Compare only the keys a mapping section declares."""
+    live_map = live if isinstance(live, dict) else {}
+    projected = {k: live_map[k] for k in declared if k in live_map}
+    if same(declared, projected):
+        return
+    for path, kind, d, v in _structural_diff(declared, projected):
+        found.append((f"{section}.{path}", kind, d, v, False))
+
+
+def _diff_envs(
+    declared: dict[str, str],
+    live: Any,
+    present: bool,
+    redactor: Redactor,
+    found: list[Any],
+) -> None:
+    """Compare envs as a whole set of keys, in any order; secrets stay hidden."""
+    live_map = _env_map(live) if present else {}
+    if same(declared, live_map):
+        return
+    for key, kind, d, v in _structural_diff(declared, live_map):
+        if redactor.is_sensitive(key):
+            found.append((f"envs.{key}", kind, None, None, True))
+        else:
+            found.append((f"envs.{key}", kind, d, v, False))
+
+
+def _env_map(live: Any) -> dict[str, Any]:
+    if isinstance(live, dict):
+        return live
+    result: dict[str, Any] = {}
+    for item in live or []:
+        if isinstance(item, dict) and "key" in item:
+            result[str(item["key"])] = item.get("value")
+    return result
+
+
+def _diff_ports(
+    declared: list[int], live: Any, present: bool, found: list[Any]
+) -> None:
+    """Ports are a set: order and repeats never matter."""
+    live_ports = sorted(set(live)) if isinstance(live, list) else live
+    wanted = sorted(set(declared))
+    if not present:
+        found.append(("ports", "missing", wanted, None, False))
+    elif not same(wanted, live_ports):
+        found.append(("ports", "changed", wanted, live_ports, False))
+
+
+def _diff_volumes(
+    declared: list[dict[str, Any]], live: Any, present: bool, found: list[Any]
+) -> None:
+    """Volumes pair up by mount_point; within one, only declared keys count."""
+    live_by_mount = {
+        v.get("mount_point"): v for v in (live or []) if isinstance(v, dict)
+    }
+    declared_mounts = set()
+    for volume in declared:
+        mount = volume["mount_point"]
+        declared_mounts.add(mount)
+        key = f"volumes[{mount}]"
+        current = live_by_mount.get(mount)
+        if current is None:
+            found.append((key, "missing", volume, None, False))
+            continue
+        projected = {k: current[k] for k in volume if k in current}
+        for path, kind, d, v in _structural_diff(volume, projected):
+            found.append((f"{key}.{path}", kind, d, v, False))
+    for mount, current in live_by_mount.items():
+        if mount not in declared_mounts:
+            found.append((f"volumes[{mount}]", "extra", None, current, False))
+
+
+_MISSING = object()
+
+
+def _structural_diff(
+    declared: dict[str, Any], live: dict[str, Any]
+) -> list[tuple[str, Kind, Any, Any]]:
+    """Differences between two mappings as (dotted path, kind, declared, live).
+
+    deepdiff walks the structures; its report is turned into plain records here and
+    goes no further.
+    """
+    from deepdiff import DeepDiff
+
+    diff = DeepDiff(declared, live, view="tree", verbose_level=2)
+    records: list[tuple[str, Kind, Any, Any]] = []
+    for report_type, items in diff.items():
+        for item in items:
+            path = _dotted(item.path(output_format="list"))
+            if report_type == "dictionary_item_removed":
+                records.append((path, "missing", item.t1, None))
+            elif report_type == "dictionary_item_added":
+                records.append((path, "extra", None, item.t2))
+            else:
+                records.append((path, "changed", item.t1, item.t2))
+    records.sort(key=lambda r: r[0])
+    return records
+
+
+def _dotted(parts: list[Any]) -> str:
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text

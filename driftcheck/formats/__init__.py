@@ -1,0 +1,33 @@
+"""The registry of report formats: one module per format, each with `render`.
+
+Adding a format is adding a module and a line here; `--format` and `--report` take
+their choices from this table, and nothing is imported until a format is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from driftcheck.model import CheckResult
+
+FORMATS: dict[str, str] = {
+    "text": "driftcheck.formats.text",
+    "json": "driftcheck.formats.json",
+}
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a format may need beyond the result itself."""
+
+    color: bool = False
+
+
+def render(name: str, result: CheckResult, options: ReportOptions) -> str:
+    """The report for `result` in format `name`."""
+    module = import_module(FORMATS[name])
+    text: str = module.render(result, options)
+    return text

@@ -1,0 +1,1 @@
+"""JSON Schemas shipped with driftcheck: spec documents and the JSON report."""
