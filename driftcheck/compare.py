@@ -19,6 +19,10 @@ from driftcheck.model import (
 from driftcheck.redact import Redactor
 from driftcheck.specs import MAPPING_SECTIONS
 
+# Fields the list call is not documented to return: absent live, they are reported as
+# not compared rather than as drift.
+UNLISTED_FIELDS = ("type",)
+
 
 def compare(
     declared: Sequence[DeclaredEndpoint],
@@ -84,13 +88,28 @@ def compare(
     if ambiguous:
         raise MatchError(ambiguous)
 
+    warnings = []
+    for field in UNLISTED_FIELDS:
+        unverified = [
+            r.name
+            for r, spec in zip(results, declared, strict=False)
+            if r.live is not None and field in spec.fields and field not in r.live
+        ]
+        if unverified:
+            warnings.append(
+                f"the live list does not report `{field}` for {len(unverified)} "
+                f"endpoint(s) ({', '.join(unverified[:5])}"
+                f"{', ...' if len(unverified) > 5 else ''}); "
+                f"their declared `{field}` was not compared"
+            )
+
     if unmanaged != "ignore":
         strays = [e for e in live if e["id"] not in matched]
         strays.sort(key=lambda e: (e["name"], e["id"]))
         results.extend(
             EndpointResult(e["name"], e["id"], "unmanaged", None, [], e) for e in strays
         )
-    return CheckResult(results, unmanaged_policy=unmanaged)
+    return CheckResult(results, unmanaged_policy=unmanaged, warnings=warnings)
 
 
 def _selected(name: str, globs: Sequence[str]) -> bool:
@@ -118,7 +137,8 @@ def diff_endpoint(
         elif field == "volumes":
             _diff_volumes(declared, current, present, found)
         elif not present:
-            found.append((field, "missing", declared, None, False))
+            if field not in UNLISTED_FIELDS:
+                found.append((field, "missing", declared, None, False))
         elif not same(declared, current):
             found.append((field, "changed", declared, current, False))
 

@@ -78,6 +78,8 @@ def check(settings: CheckSettings, console: Console) -> int:
         unmanaged=settings.unmanaged,
         only=settings.endpoints,
     )
+    for warning in result.warnings:
+        console.warn(warning)
     _write_reports(result, settings, console)
     return result.exit_code()
 
