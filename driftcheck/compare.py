@@ -49,6 +49,7 @@ def compare(
 
     results: list[EndpointResult] = []
     matched: set[str] = set()
+    claims: dict[str, DeclaredEndpoint] = {}
     ambiguous: list[str] = []
 
     for spec in declared:
@@ -71,6 +72,15 @@ def compare(
             )
             continue
 
+        claimed_by = claims.setdefault(counterpart["id"], spec)
+        if claimed_by is not spec:
+            ambiguous.append(
+                f"{spec.source}: {spec.name}: matches live endpoint "
+                f"{counterpart['id']!r}, which {claimed_by.name} at "
+                f"{claimed_by.source} already matches; one live endpoint cannot be "
+                "declared twice"
+            )
+            continue
         matched.add(counterpart["id"])
         differences = diff_endpoint(spec, counterpart, redactor)
         state: State = "drifted" if differences else "in_sync"
@@ -193,7 +203,9 @@ def _env_map(live: Any) -> dict[str, Any]:
     if isinstance(live, dict):
         return live
     result: dict[str, Any] = {}
-    for item in live or []:
+    if not isinstance(live, list):
+        return result
+    for item in live:
         if isinstance(item, dict) and "key" in item:
             result[str(item["key"])] = item.get("value")
     return result
@@ -203,7 +215,7 @@ def _diff_ports(
     declared: list[int], live: Any, present: bool, found: list[Any]
 ) -> None:
     """Ports are a set: order and repeats never matter."""
-    live_ports = sorted(set(live)) if isinstance(live, list) else live
+    live_ports = _port_set(live) if isinstance(live, list) else live
     wanted = sorted(set(declared))
     if not present:
         found.append(("ports", "missing", wanted, None, False))
@@ -211,12 +223,21 @@ def _diff_ports(
         found.append(("ports", "changed", wanted, live_ports, False))
 
 
+def _port_set(ports: list[Any]) -> Any:
+    # Only whole numbers sort into a set; anything else is shown as the API sent it.
+    if all(isinstance(p, int) and not isinstance(p, bool) for p in ports):
+        return sorted(set(ports))
+    return ports
+
+
 def _diff_volumes(
     declared: list[dict[str, Any]], live: Any, present: bool, found: list[Any]
 ) -> None:
     """Volumes pair up by mount_point; within one, only declared keys count."""
     live_by_mount = {
-        v.get("mount_point"): v for v in (live or []) if isinstance(v, dict)
+        v["mount_point"]: v
+        for v in (live if isinstance(live, list) else [])
+        if isinstance(v, dict) and isinstance(v.get("mount_point"), str)
     }
     declared_mounts = set()
     for volume in declared:
@@ -248,11 +269,18 @@ def _structural_diff(
     """
     from deepdiff import DeepDiff
 
-    diff = DeepDiff(declared, live, view="tree", verbose_level=2)
+    # threshold_to_diff_deeper=0: by default deepdiff reports two mappings that share
+    # few keys as one change of the whole mapping, which would hide which keys differ
+    # and bypass the per-key redaction of env values.
+    diff = DeepDiff(
+        declared, live, view="tree", verbose_level=2, threshold_to_diff_deeper=0
+    )
     records: list[tuple[str, Kind, Any, Any]] = []
     for report_type, items in diff.items():
         for item in items:
             path = _dotted(item.path(output_format="list"))
+            if not path:
+                raise AssertionError("deepdiff reported a change of a whole section")
             if report_type == "dictionary_item_removed":
                 records.append((path, "missing", item.t1, None))
             elif report_type == "dictionary_item_added":

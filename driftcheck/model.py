@@ -43,8 +43,15 @@ class DeclaredEndpoint:
             line = self.lines.get(probe)
             if line is not None:
                 return Location(self.source.file, line)
-            probe = probe.rpartition(".")[0]
+            probe = _parent(probe)
         return self.source
+
+
+def _parent(path: str) -> str:
+    """`volumes[/data].size` -> `volumes[/data]` -> `volumes`; `a.b` -> `a`."""
+    if path.endswith("]") and "[" in path:
+        return path[: path.rindex("[")]
+    return path.rpartition(".")[0]
 
 
 @dataclass

@@ -24,11 +24,14 @@ class Redactor:
     puts a secret in a CI log.
     """
 
-    def __init__(self, globs: Iterable[str] = ()) -> None:
+    def __init__(self, globs: Iterable[str] = (), keys: Iterable[str] = ()) -> None:
         self._globs = [re.compile(fnmatch.translate(g), re.IGNORECASE) for g in globs]
+        self._keys = set(keys)
 
     def is_sensitive(self, key: str) -> bool:
         upper = key.upper()
         if any(word in upper for word in DEFAULT_SENSITIVE_WORDS):
+            return True
+        if key in self._keys:
             return True
         return any(glob.match(key) for glob in self._globs)
