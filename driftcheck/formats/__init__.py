@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 FORMATS: dict[str, str] = {
     "text": "driftcheck.formats.text",
     "json": "driftcheck.formats.json",
+    "github": "driftcheck.formats.github",
+    "markdown": "driftcheck.formats.markdown",
+    "sarif": "driftcheck.formats.sarif",
+    "junit": "driftcheck.formats.junit",
 }
 
 

@@ -28,7 +28,7 @@ def render(result: CheckResult, options: ReportOptions) -> str:
             lines.extend(_drifted(endpoint, paint))
         elif endpoint.state == "missing":
             lines.append(
-                f"{paint('missing', 'red')}  {_label(endpoint)}  {endpoint.source}: "
+                f"{paint('missing', 'red')}  {_label(endpoint)}  {_source(endpoint)}: "
                 "declared, but no live endpoint matches"
             )
             lines.append("")
@@ -49,8 +49,13 @@ def _label(endpoint: EndpointResult) -> str:
     return f"{name} ({clean(endpoint.id)})" if endpoint.id else name
 
 
+def _source(endpoint: EndpointResult) -> str:
+    # A file name may hold any byte but `/`, escape sequences included.
+    return clean(str(endpoint.source))
+
+
 def _drifted(endpoint: EndpointResult, paint: _Painter) -> list[str]:
-    lines = [f"{paint('drifted', 'red')}  {_label(endpoint)}  {endpoint.source}"]
+    lines = [f"{paint('drifted', 'red')}  {_label(endpoint)}  {_source(endpoint)}"]
     width = max(len(clean(d.path)) for d in endpoint.differences)
     for difference in endpoint.differences:
         path = clean(difference.path).ljust(width)

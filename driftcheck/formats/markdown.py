@@ -1,0 +1,269 @@
+"""The Markdown report, for pull-request comments, issues and job summaries.
+
+Every name and value from a spec or the API is escaped on the way in, so none can
+break a table, start a link, ping someone or inject HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from driftcheck.formats import ReportOptions
+from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+from driftcheck.textsafe import clean, show_value
+
+# GitHub refuses comments over 65,536 characters; this leaves room for a header.
+SIZE_LIMIT = 60_000
+# Longest value shown in a table cell; the JSON report keeps every value whole.
+VALUE_LIMIT = 300
+# Kept free for the closing tags and the line saying what was left out.
+_TAIL_ROOM = 400
+
+# Entities, not backslashes: they work inside tables, HTML elements and link text
+# alike, and what they decode to is never read as Markdown.
+_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "|": "&#124;",
+        "\\": "&#92;",
+        "`": "&#96;",
+        "*": "&#42;",
+        "_": "&#95;",
+        "[": "&#91;",
+        "]": "&#93;",
+        "~": "&#126;",
+        "#": "&#35;",
+        "$": "&#36;",
+    }
+)
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._/-]+")
+
+
+@dataclass
+class _Piece:
+    """Some report text and how many endpoints and differences it shows."""
+
+    text: str
+    endpoints: int = 0
+    differences: int = 0
+
+
+@dataclass
+class _Block:
+    """A section: its head, rows that may be cut short, and its closing text."""
+
+    head: _Piece
+    rows: list[_Piece] = field(default_factory=list)
+    tail: str = "\n"
+
+
+def render(result: CheckResult, options: ReportOptions) -> str:
+    blocks = [
+        _drifted(e) if e.state == "drifted" else _missing(e)
+        for e in result.endpoints
+        if e.state in ("drifted", "missing")
+    ]
+    unmanaged = [e for e in result.endpoints if e.state == "unmanaged"]
+    if unmanaged:
+        blocks.append(_unmanaged(unmanaged, result.unmanaged_policy == "fail"))
+    in_sync = [e for e in result.endpoints if e.state == "in_sync"]
+    if in_sync:
+        blocks.append(_in_sync(in_sync))
+
+    return _fit(_header(result), blocks, SIZE_LIMIT)
+
+
+def escape(text: str) -> str:
+    """Text from a spec or the API, made inert in Markdown and HTML alike."""
+    return clean(text).translate(_ESCAPES)
+
+
+def _code(text: str) -> str:
+    return f"<code>{escape(text)}</code>"
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= VALUE_LIMIT:
+        return text
+    return text[: VALUE_LIMIT - 1] + "…"
+
+
+def _name(endpoint: EndpointResult) -> str:
+    name = _code(_shorten(endpoint.name))
+    return f"{name} ({_code(_shorten(endpoint.id))})" if endpoint.id else name
+
+
+def _link(location: Location) -> str:
+    """`file:line` linking to that line, relative to the repository root."""
+    text = f"{location.file}:{location.line}"
+    shown = f"`{text}`" if _PLAIN_PATH.fullmatch(location.file) else _code(text)
+    return f"[{shown}]({_target(location)})"
+
+
+def _target(location: Location) -> str:
+    # Percent-encoding every character but `/` also rules out a `scheme:` prefix.
+    return f"{quote(location.file, safe='/')}#L{location.line}"
+
+
+def _header(result: CheckResult) -> str:
+    summary = result.summary
+    ignored = result.unmanaged_policy == "ignore"
+    unmanaged = "not checked" if ignored else str(summary.unmanaged)
+    coverage = "n/a" if ignored else _coverage(summary.declared, summary.unmanaged)
+    return (
+        "## driftcheck report\n\n"
+        "| declared | in sync | drifted | missing | unmanaged | coverage |\n"
+        "| ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        f"| {summary.declared} | {summary.in_sync} | {summary.drifted} "
+        f"| {summary.missing} | {unmanaged} | {coverage} |\n\n"
+        f"{_verdict(result)}\n\n"
+    )
+
+
+def _coverage(declared: int, unmanaged: int) -> str:
+    """declared / (declared + unmanaged), rounded down so that 100% is exact."""
+    total = declared + unmanaged
+    if total == 0:
+        return "n/a"
+    whole, tenth = divmod(declared * 1000 // total, 10)
+    return f"{whole}%" if tenth == 0 else f"{whole}.{tenth}%"
+
+
+def _verdict(result: CheckResult) -> str:
+    summary = result.summary
+    if result.exit_code() == 0:
+        declared = _count(summary.declared, "declared endpoint")
+        verb = "matches" if summary.declared == 1 else "match"
+        text = f"**In sync:** {declared} {verb} live."
+        if summary.unmanaged:
+            unmanaged = _count(summary.unmanaged, "unmanaged endpoint")
+            verb = "does" if summary.unmanaged == 1 else "do"
+            text += f" {unmanaged} {verb} not fail the run."
+        return text
+
+    parts = []
+    if summary.drifted:
+        differences = sum(len(e.differences) for e in result.endpoints)
+        parts.append(f"{summary.drifted} drifted ({_count(differences, 'difference')})")
+    if summary.missing:
+        parts.append(f"{summary.missing} missing")
+    if summary.unmanaged and result.unmanaged_policy == "fail":
+        parts.append(f"{summary.unmanaged} unmanaged (`--unmanaged fail`)")
+    return f"**Drift found:** {', '.join(parts)}."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _drifted(endpoint: EndpointResult) -> _Block:
+    spec = f"Spec: {_link(endpoint.source)}\n\n" if endpoint.source else ""
+    head = (
+        f"### Drifted: {_name(endpoint)}\n\n{spec}"
+        "| path | declared | live | line |\n| --- | --- | --- | --- |\n"
+    )
+    rows = [_Piece(_row(d), differences=1) for d in endpoint.differences]
+    return _Block(_Piece(head, endpoints=1), rows)
+
+
+def _row(difference: Difference) -> str:
+    declared, live = _value(difference.declared), _value(difference.live)
+    if difference.redacted:
+        declared = live = "*(redacted)*"
+    if difference.kind == "missing":
+        live = "*(absent)*"
+    elif difference.kind == "extra":
+        declared = "*(not declared)*"
+
+    source = difference.source
+    line = f"[{source.line}]({_target(source)})" if source else "-"
+    return f"| {_code(_shorten(difference.path))} | {declared} | {live} | {line} |\n"
+
+
+def _value(value: object) -> str:
+    return _code(_shorten(show_value(value)))
+
+
+def _missing(endpoint: EndpointResult) -> _Block:
+    where = f" in {_link(endpoint.source)}" if endpoint.source else ""
+    if endpoint.id:
+        why = f"no live endpoint has id {_code(_shorten(endpoint.id))}"
+    else:
+        why = "no live endpoint has this name"
+    name = _code(_shorten(endpoint.name))
+    text = f"### Missing: {name}\n\nDeclared{where}, but not live: {why}.\n"
+    return _Block(_Piece(text, endpoints=1))
+
+
+def _unmanaged(endpoints: list[EndpointResult], failing: bool) -> _Block:
+    head = (
+        f"### Unmanaged: {_count(len(endpoints), 'live endpoint')} no spec declares\n\n"
+    )
+    if failing:
+        head += "They fail the run (`--unmanaged fail`).\n\n"
+    rows = [_Piece(f"- {_name(e)}\n", endpoints=1) for e in endpoints]
+    return _Block(_Piece(head), rows)
+
+
+def _in_sync(endpoints: list[EndpointResult]) -> _Block:
+    head = f"<details><summary>{len(endpoints)} in sync</summary>\n\n"
+    rows = [
+        _Piece(
+            f"- {_name(e)}{f', {_link(e.source)}' if e.source else ''}\n", endpoints=1
+        )
+        for e in endpoints
+    ]
+    return _Block(_Piece(head), rows, "\n</details>\n")
+
+
+def _fit(header: str, blocks: list[_Block], limit: int) -> str:
+    """The report, adding sections in order until the next would pass `limit`."""
+    parts = [header]
+    room = limit - len(header) - _TAIL_ROOM
+    left_out = _Piece("")
+    cut = False
+
+    for block in blocks:
+        first = block.rows[0].text if block.rows else ""
+        if cut or len(block.head.text) + len(first) + len(block.tail) > room:
+            cut = True
+            for piece in (block.head, *block.rows):
+                _tally(left_out, piece)
+            continue
+
+        parts.append(block.head.text)
+        room -= len(block.head.text) + len(block.tail)
+        for row in block.rows:
+            if cut or len(row.text) > room:
+                cut = True
+                _tally(left_out, row)
+                continue
+            parts.append(row.text)
+            room -= len(row.text)
+        parts.append(block.tail)
+
+    if cut:
+        parts.append("\n" + _cut_note(left_out, limit) + "\n")
+    return "".join(parts).rstrip("\n") + "\n"
+
+
+def _tally(total: _Piece, piece: _Piece) -> None:
+    total.endpoints += piece.endpoints
+    total.differences += piece.differences
+
+
+def _cut_note(left_out: _Piece, limit: int) -> str:
+    missed = []
+    if left_out.endpoints:
+        missed.append(_count(left_out.endpoints, "endpoint"))
+    if left_out.differences:
+        missed.append(_count(left_out.differences, "difference"))
+    return (
+        f"**Report cut to stay under {limit:,} characters:** "
+        f"{' and '.join(missed)} not shown. "
+        "The JSON report (`--format json` or `--report json:PATH`) holds them all."
+    )

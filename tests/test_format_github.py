@@ -1,0 +1,317 @@
+"""The GitHub Actions format: annotations, exact escaping, the summary notice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftcheck.formats import ReportOptions, render
+from driftcheck.formats.github import escape_data, escape_property
+from driftcheck.model import (
+    CheckResult,
+    Difference,
+    EndpointResult,
+    Location,
+    UnmanagedPolicy,
+)
+
+from .conftest import RunCli
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = ("examples/endpoints", "--live-file", "examples/live-endpoints.json")
+SPEC = "specs/api.yaml"
+OURS = ("::error file=", "::error title=unmanaged endpoint::", "::warning title=")
+NOTICE = "::notice title=driftcheck summary::"
+
+
+def github(endpoints: list[EndpointResult], policy: UnmanagedPolicy = "warn") -> str:
+    result = CheckResult(endpoints, unmanaged_policy=policy)
+    return render("github", result, ReportOptions())
+
+
+def drifted(
+    *differences: Difference, name: str = "api", id: str = "ep-1"
+) -> EndpointResult:
+    return EndpointResult(name, id, "drifted", Location(SPEC, 4), list(differences))
+
+
+def changed(path: str = "worker_config.max_replicas", line: int = 12) -> Difference:
+    return Difference(path, "changed", 3, 6, source=Location(SPEC, line))
+
+
+def unmanaged(name: str = "stray", id: str = "ep-9") -> EndpointResult:
+    return EndpointResult(name, id, "unmanaged", None)
+
+
+def parse(line: str) -> tuple[str, dict[str, str], str]:
+    """Read a command line back the way the Actions runner does."""
+    assert line.startswith("::")
+    name_and_props, sep, data = line[2:].partition("::")
+    assert sep
+    name, _, props = name_and_props.partition(" ")
+    properties = {}
+    for pair in filter(None, props.split(",")):
+        key, _, value = pair.partition("=")
+        properties[key] = _unescape(value, ("%0D", "\r"), ("%0A", "\n"))
+        properties[key] = _unescape(properties[key], ("%3A", ":"), ("%2C", ","))
+        properties[key] = properties[key].replace("%25", "%")
+    message = _unescape(data, ("%0D", "\r"), ("%0A", "\n")).replace("%25", "%")
+    return name, properties, message
+
+
+def _unescape(text: str, *pairs: tuple[str, str]) -> str:
+    for token, char in pairs:
+        text = text.replace(token, char)
+    return text
+
+
+def test_difference_is_an_error_at_its_declared_line() -> None:
+    lines = github([drifted(changed())]).splitlines()
+
+    assert lines[0] == (
+        "::error file=specs/api.yaml,line=12,"
+        "title=drift%3A api worker_config.max_replicas"
+        "::api (ep-1): worker_config.max_replicas is declared 3, live 6"
+    )
+    assert len(lines) == 2
+    assert lines[1].startswith(NOTICE)
+
+
+@pytest.mark.parametrize(
+    ("difference", "message"),
+    [
+        (
+            Difference("image", "changed", "v1", "v2"),
+            'image is declared "v1", live "v2"',
+        ),
+        (
+            Difference("envs.MODE", "missing", "fast", None),
+            'envs.MODE is declared "fast" but absent live',
+        ),
+        (
+            Difference("envs.DEBUG", "extra", None, "1"),
+            'envs.DEBUG is set live to "1" but not declared',
+        ),
+    ],
+)
+def test_each_kind_of_difference_reads_plainly(
+    difference: Difference, message: str
+) -> None:
+    line = github([drifted(difference)]).splitlines()[0]
+    assert parse(line)[2] == f"api (ep-1): {message}"
+
+
+def test_a_difference_without_a_line_points_at_the_endpoint() -> None:
+    difference = Difference("name", "changed", "a", "b")
+    line = github([drifted(difference)]).splitlines()[0]
+    assert line.startswith("::error file=specs/api.yaml,line=4,title=")
+
+
+def test_redacted_differences_never_show_a_value() -> None:
+    secrets = [
+        Difference("envs.HF_TOKEN", kind, "hf_declared", "hf_live", redacted=True)
+        for kind in ("changed", "missing", "extra")
+    ]
+    output = github([drifted(*secrets)])
+
+    assert "hf_" not in output
+    messages = [parse(line)[2] for line in output.splitlines()[:3]]
+    assert messages == [
+        "api (ep-1): envs.HF_TOKEN differs between declared and live (value redacted)",
+        "api (ep-1): envs.HF_TOKEN is declared but absent live (value redacted)",
+        "api (ep-1): envs.HF_TOKEN is set live but not declared (value redacted)",
+    ]
+
+
+def test_missing_endpoint_is_an_error_at_its_spec() -> None:
+    missing = EndpointResult("canary", None, "missing", Location(SPEC, 30))
+    assert github([missing]).splitlines()[0] == (
+        "::error file=specs/api.yaml,line=30,title=missing%3A canary"
+        "::canary is declared, but no live endpoint matches"
+    )
+
+
+def test_unmanaged_endpoint_is_a_warning_without_a_file() -> None:
+    assert github([unmanaged()]).splitlines()[0] == (
+        "::warning title=unmanaged endpoint::stray (ep-9) is live, but no spec "
+        "declares it"
+    )
+
+
+def test_unmanaged_endpoint_is_an_error_under_policy_fail() -> None:
+    assert github([unmanaged()], policy="fail").splitlines()[0] == (
+        "::error title=unmanaged endpoint::stray (ep-9) is live, but no spec "
+        "declares it (--unmanaged fail)"
+    )
+
+
+def test_policy_ignore_leaves_unmanaged_out_of_the_notice() -> None:
+    in_sync = EndpointResult("api", "ep-1", "in_sync", Location(SPEC, 4))
+    assert github([in_sync], policy="ignore") == (
+        f"{NOTICE}1 declared: 1 in sync, 0 drifted, 0 missing; 0 differences. "
+        "In sync.\n"
+    )
+
+
+def test_notice_sums_everything_up_once_at_the_end() -> None:
+    missing = EndpointResult("canary", None, "missing", Location(SPEC, 30))
+    in_sync = EndpointResult("ok", "ep-2", "in_sync", Location(SPEC, 40))
+    endpoints = [drifted(changed(), changed("image", 5)), missing, in_sync, unmanaged()]
+    lines = github(endpoints).splitlines()
+
+    assert lines[-1] == (
+        f"{NOTICE}3 declared: 1 in sync, 1 drifted, 1 missing; 1 unmanaged; "
+        "2 differences. Drift found."
+    )
+    assert sum(line.startswith("::notice") for line in lines) == 1
+    assert len(lines) == 5
+
+
+def test_notice_says_where_to_find_errors_past_the_tenth() -> None:
+    differences = [changed(f"envs.VAR_{n}", n) for n in range(12)]
+    lines = github([drifted(*differences)]).splitlines()
+
+    assert len(lines) == 13
+    assert all(line.startswith("::error file=") for line in lines[:12])
+    assert lines[12].startswith(NOTICE)
+    assert "12 differences" in lines[12]
+    assert "at most 10 error and 10 warning annotations per step" in lines[12]
+    assert "this run has 12 errors and 0 warnings" in lines[12]
+
+
+def test_notice_stays_short_at_ten_errors() -> None:
+    differences = [changed(f"envs.VAR_{n}", n) for n in range(10)]
+    notice = github([drifted(*differences)]).splitlines()[-1]
+    assert "at most" not in notice
+
+
+def test_escaping_is_exactly_the_toolkits() -> None:
+    assert escape_data("100% a\r\nb: c, d") == "100%25 a%0D%0Ab: c, d"
+    assert escape_property("100% a\r\nb: c, d") == "100%25 a%0D%0Ab%3A c%2C d"
+    assert escape_data("%0A") == "%250A"
+    assert escape_property("%3A") == "%253A"
+
+
+def test_other_control_characters_become_visible() -> None:
+    assert escape_data("\x1b[31mred\ttab\x07\u2028\u202e") == (
+        "\\x1b[31mred\\ttab\\x07\\u2028\\u202e"
+    )
+
+
+def test_escaped_properties_read_back_whole() -> None:
+    name = "a:b,c%d\r\ne"
+    path = "envs.X:Y,Z"
+    difference = Difference(path, "changed", "1", "2", source=Location("s,p:c.yaml", 7))
+    line = github([drifted(difference, name=name)]).splitlines()[0]
+
+    command, properties, message = parse(line)
+    assert command == "error"
+    assert properties == {
+        "file": "s,p:c.yaml",
+        "line": "7",
+        "title": f"drift: {name} {path}",
+    }
+    assert message == f'{name} (ep-1): {path} is declared "1", live "2"'
+
+
+HOSTILE = [
+    "x\n::error::pwned",
+    "x\r::error::pwned",
+    "x\r\n::add-mask::pwned",
+    "%0A::error::pwned",
+    "x\x85::error::pwned",
+    "x\u2028::error::pwned",
+    "x\x0b::error::pwned",
+    "x\n##[error]pwned",
+    "x::error::pwned",
+]
+
+
+@pytest.mark.parametrize("policy", ["warn", "fail"])
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_never_starts_a_command(
+    text: str, policy: UnmanagedPolicy
+) -> None:
+    endpoints = [
+        drifted(
+            Difference(text, "changed", text, [text], source=Location(text, 3)),
+            name=text,
+            id=text,
+        ),
+        EndpointResult(text, text, "missing", Location(text, 9)),
+        unmanaged(text, text),
+    ]
+    output = github(endpoints, policy=policy)
+    lines = output.splitlines()
+
+    assert len(lines) == 4
+    assert all(line.startswith(OURS) for line in lines[:3])
+    assert lines[3].startswith(NOTICE)
+    assert "\r" not in output
+    assert output.count("\n") == 4
+
+
+def test_end_to_end_on_the_examples(run_cli: RunCli) -> None:
+    result = run_cli("check", *EXAMPLES, "--format", "github", cwd=REPO)
+
+    assert result.code == 1
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert (
+        "::error file=examples/endpoints/llm/chat.yaml,line=48,"
+        "title=drift%3A chat-qwen2-72b worker_config.max_replicas"
+        "::chat-qwen2-72b (ep-b21d5e90): worker_config.max_replicas is declared 3, "
+        "live 6"
+    ) in lines
+    assert (
+        "::error file=examples/endpoints/llm/chat.yaml,line=71,"
+        "title=missing%3A chat-mistral-7b-canary"
+        "::chat-mistral-7b-canary is declared, but no live endpoint matches"
+    ) in lines
+    assert all(line.startswith(("::error ", "::warning ")) for line in lines[:-1])
+    assert lines[-1].startswith(NOTICE)
+    assert "hf_" not in result.stdout
+
+
+def test_job_summary_gets_the_markdown_report(run_cli: RunCli, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+
+    github_run = run_cli(
+        "check",
+        *EXAMPLES,
+        "--format",
+        "github",
+        cwd=REPO,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    markdown_run = run_cli("check", *EXAMPLES, "--format", "markdown", cwd=REPO)
+
+    assert github_run.code == 1
+    assert github_run.stderr == ""
+    assert all(line.startswith("::") for line in github_run.stdout.splitlines())
+    text = summary.read_text(encoding="utf-8")
+    assert text == "earlier step\n" + markdown_run.stdout
+    assert "| <code>worker&#95;config.max&#95;replicas</code> | <code>3</code>" in text
+
+
+def test_job_summary_stays_under_one_mib(run_cli: RunCli, tmp_path: Path) -> None:
+    limit = 1024 * 1024
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"x" * (limit - 1000))
+
+    result = run_cli(
+        "check",
+        *EXAMPLES,
+        "--format",
+        "github",
+        cwd=REPO,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+
+    assert result.code == 1
+    assert result.stderr == ""
+    size = summary.stat().st_size
+    assert limit - 1000 < size <= limit
+    assert summary.read_bytes().endswith(b"limited to 1 MiB._\n")

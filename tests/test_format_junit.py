@@ -1,0 +1,197 @@
+"""The JUnit XML report: valid against Jenkins' junit-10 schema, whatever the input."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+from driftcheck.formats import ReportOptions, render
+from driftcheck.formats.junit import to_element
+from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+
+from .conftest import RunCli
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+JUNIT_XSD = REFERENCE / "junit-10.xsd"
+NASTY = "a]]>b<c>&d\x1be[0m\x00f\u202eg\nh\ud800\r"
+
+
+@pytest.fixture(scope="module")
+def schema() -> xmlschema.XMLSchema10:
+    if not JUNIT_XSD.is_file():
+        pytest.fail(f"the JUnit schema is missing: {JUNIT_XSD}")
+    return xmlschema.XMLSchema10(str(JUNIT_XSD))
+
+
+def parse(schema: xmlschema.XMLSchema10, text: str) -> ET.Element:
+    """Parse the report as any XML reader would, and validate it."""
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
+    root = ET.fromstring(text.encode("utf-8"))
+    schema.validate(root)
+    return root
+
+
+def run_junit(run_cli: RunCli, *args: str) -> str:
+    result = run_cli(
+        "check",
+        "examples/endpoints",
+        "--live-file",
+        "examples/live-endpoints.json",
+        "--format",
+        "junit",
+        *args,
+        cwd=REPO,
+    )
+    assert result.code == 1, result.stderr
+    assert result.stderr == ""
+    assert "hf_" not in result.stdout
+    return result.stdout
+
+
+# --- end to end ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "tests", "failures", "skipped"),
+    [("ignore", 8, 5, 0), ("warn", 10, 5, 2), ("fail", 10, 7, 0)],
+)
+def test_cli_report_is_valid_junit(
+    run_cli: RunCli,
+    schema: xmlschema.XMLSchema10,
+    policy: str,
+    tests: int,
+    failures: int,
+    skipped: int,
+) -> None:
+    root = parse(schema, run_junit(run_cli, "--unmanaged", policy))
+
+    assert root.tag == "testsuites"
+    (suite,) = root
+    assert suite.tag == "testsuite"
+    assert suite.get("name") == "driftcheck"
+    cases = suite.findall("testcase")
+    declared = [c for c in cases if c.get("classname") != "live"]
+    # 8 declared endpoints: 3 in sync, 4 drifted, 1 missing; 2 live ones unmanaged.
+    assert len(declared) == 8
+    assert len(cases) == tests
+    assert suite.get("tests") == root.get("tests") == str(tests)
+    assert suite.get("failures") == root.get("failures") == str(failures)
+    assert suite.get("errors") == "0"
+    assert suite.get("skipped") == str(skipped)
+    assert len(suite.findall("testcase/failure")) == failures
+    assert len(suite.findall("testcase/skipped")) == skipped
+
+
+def test_cli_report_describes_each_endpoint(
+    run_cli: RunCli, schema: xmlschema.XMLSchema10
+) -> None:
+    suite = parse(schema, run_junit(run_cli))[0]
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+
+    chat = cases["chat-qwen2-72b"]
+    assert chat.get("classname") == "examples/endpoints/llm/chat.yaml"
+    failure = chat.find("failure")
+    assert failure is not None
+    assert failure.get("type") == "drift"
+    assert failure.get("message") == "3 fields differ from the spec"
+    lines = (failure.text or "").splitlines()
+    assert "worker_config.max_replicas: declared 3, live 6 (line 48)" in lines
+    assert any(
+        line.startswith("envs.HF_TOKEN: ") and "withheld" in line for line in lines
+    )
+
+    canary = cases["chat-mistral-7b-canary"].find("failure")
+    assert canary is not None
+    assert canary.get("type") == "missing"
+    assert "no live endpoint" in (canary.get("message") or "")
+
+    assert list(cases["chat-llama-3-8b"]) == []
+    stray = cases["demo-gradio-sd15"]
+    assert stray.get("classname") == "live"
+    skipped = stray.find("skipped")
+    assert skipped is not None
+    assert "ep-a6c2e813" in (skipped.get("message") or "")
+
+
+# --- in memory -----------------------------------------------------------------------
+
+
+def nasty_result(policy: str = "fail") -> CheckResult:
+    spec = Location(f"specs/{NASTY}.yaml", 3)
+    return CheckResult(
+        [
+            EndpointResult(
+                NASTY,
+                NASTY,
+                "drifted",
+                spec,
+                [
+                    Difference(f"envs.{NASTY}", "changed", NASTY, [NASTY], False, spec),
+                    Difference("envs.API_KEY", "changed", "s3cr3t", "s3cr3t-2", True),
+                    Difference("ports", "missing", [1], None, False, None),
+                    Difference("volumes[/x]", "extra", None, {"a": NASTY}, False),
+                ],
+            ),
+            EndpointResult(NASTY, None, "missing", spec),
+            EndpointResult(NASTY, NASTY, "unmanaged", None),
+        ],
+        unmanaged_policy=policy,  # type: ignore[arg-type]
+    )
+
+
+def test_nasty_strings_parse_back(schema: xmlschema.XMLSchema10) -> None:
+    text = render("junit", nasty_result(), ReportOptions())
+
+    root = parse(schema, text)
+    suite = root[0]
+    assert suite.get("failures") == "3"
+    drifted, missing, stray = suite.findall("testcase")
+    visible = "a]]>b<c>&d\\x1be[0m\\x00f\\u202eg\\nh\\ud800\\x0d"
+    assert drifted.get("name") == visible
+    assert drifted.get("classname") == f"specs/{visible}.yaml"
+    failure = drifted.find("failure")
+    assert failure is not None
+    body = failure.text or ""
+    assert body.splitlines()[0].startswith(f"envs.{visible}: declared ")
+    assert "s3cr3t" not in text
+    assert "withheld" in body
+    assert missing.get("name") == visible
+    assert stray.get("classname") == "live"
+    assert stray.find("failure") is not None
+
+
+def test_nothing_illegal_in_xml_reaches_the_output() -> None:
+    text = render("junit", nasty_result(), ReportOptions())
+
+    text.encode("utf-8")  # no lone surrogate survives
+    allowed = {"\t", "\n"}
+    assert all(ch.isprintable() or ch in allowed for ch in text)
+
+
+def test_in_sync_passes(schema: xmlschema.XMLSchema10) -> None:
+    result = CheckResult(
+        [EndpointResult("ok", "ep-1", "in_sync", Location("a.yaml", 1))]
+    )
+
+    suite = parse(schema, render("junit", result, ReportOptions()))[0]
+
+    assert suite.get("tests") == "1"
+    assert suite.get("failures") == "0"
+    assert suite.get("skipped") == "0"
+    (case,) = suite
+    assert (case.get("classname"), case.get("name")) == ("a.yaml", "ok")
+    assert list(case) == []
+
+
+def test_timestamp_is_utc_without_zone(schema: xmlschema.XMLSchema10) -> None:
+    now = datetime(2024, 5, 1, 14, 30, 5, 123, tzinfo=timezone.utc)
+
+    root = to_element(CheckResult([]), now)
+
+    assert root[0].get("timestamp") == "2024-05-01T14:30:05"
+    schema.validate(root)

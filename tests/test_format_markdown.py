@@ -1,0 +1,339 @@
+"""The Markdown format: summary, sections, escaping, the size cap."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from driftcheck.formats import ReportOptions, render
+from driftcheck.formats.markdown import SIZE_LIMIT, VALUE_LIMIT
+from driftcheck.model import (
+    CheckResult,
+    Difference,
+    EndpointResult,
+    Location,
+    UnmanagedPolicy,
+)
+
+from .conftest import RunCli
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = ("examples/endpoints", "--live-file", "examples/live-endpoints.json")
+SPEC = "specs/api.yaml"
+TABLE_HEAD = "| path | declared | live | line |"
+CUT = "**Report cut to stay under 60,000 characters:**"
+
+
+def markdown(endpoints: list[EndpointResult], policy: UnmanagedPolicy = "warn") -> str:
+    result = CheckResult(endpoints, unmanaged_policy=policy)
+    return render("markdown", result, ReportOptions())
+
+
+def drifted(
+    *differences: Difference, name: str = "api", id: str = "ep-1"
+) -> EndpointResult:
+    return EndpointResult(name, id, "drifted", Location(SPEC, 4), list(differences))
+
+
+def changed(declared: object = 3, live: object = 6, line: int = 12) -> Difference:
+    return Difference(
+        "worker_config.max_replicas",
+        "changed",
+        declared,
+        live,
+        False,
+        Location(SPEC, line),
+    )
+
+
+def in_sync(name: str = "ok", id: str = "ep-2") -> EndpointResult:
+    return EndpointResult(name, id, "in_sync", Location(SPEC, 40))
+
+
+def unmanaged(name: str = "stray", id: str = "ep-9") -> EndpointResult:
+    return EndpointResult(name, id, "unmanaged", None)
+
+
+def rows(report: str) -> list[str]:
+    """The difference rows of every table in the report."""
+    return [line for line in report.splitlines() if line.startswith("| <code>")]
+
+
+def test_title_summary_table_and_verdict() -> None:
+    missing = EndpointResult("canary", None, "missing", Location(SPEC, 30))
+    report = markdown([drifted(changed()), missing, in_sync(), unmanaged()])
+
+    assert report.splitlines()[:7] == [
+        "## driftcheck report",
+        "",
+        "| declared | in sync | drifted | missing | unmanaged | coverage |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 3 | 1 | 1 | 1 | 1 | 75% |",
+        "",
+        "**Drift found:** 1 drifted (1 difference), 1 missing.",
+    ]
+
+
+def test_verdict_in_sync_mentions_unmanaged_that_do_not_fail() -> None:
+    assert (
+        "\n**In sync:** 1 declared endpoint matches live. 1 unmanaged endpoint does "
+        "not fail the run.\n"
+    ) in markdown([in_sync(), unmanaged()])
+    assert "\n**In sync:** 2 declared endpoints match live.\n" in markdown(
+        [in_sync("a", "ep-a"), in_sync("b", "ep-b")]
+    )
+
+
+def test_verdict_counts_unmanaged_under_policy_fail() -> None:
+    report = markdown([in_sync(), unmanaged()], policy="fail")
+    assert "**Drift found:** 1 unmanaged (`--unmanaged fail`)." in report
+    assert "They fail the run (`--unmanaged fail`)." in report
+
+
+@pytest.mark.parametrize(
+    ("declared", "stray", "coverage"),
+    [
+        (8, 2, "80%"),
+        (3, 0, "100%"),
+        (0, 4, "0%"),
+        (2, 1, "66.6%"),
+        (1999, 1, "99.9%"),
+    ],
+)
+def test_coverage_is_declared_over_all_live(
+    declared: int, stray: int, coverage: str
+) -> None:
+    endpoints = [in_sync(f"ok-{n}", f"ep-{n}") for n in range(declared)]
+    endpoints += [unmanaged(f"stray-{n}", f"ep-s{n}") for n in range(stray)]
+    line = markdown(endpoints).splitlines()[4]
+    assert line == f"| {declared} | {declared} | 0 | 0 | {stray} | {coverage} |"
+
+
+def test_coverage_is_na_with_nothing_to_count() -> None:
+    assert markdown([]).splitlines()[4] == "| 0 | 0 | 0 | 0 | 0 | n/a |"
+
+
+def test_policy_ignore_says_unmanaged_were_not_checked() -> None:
+    line = markdown([in_sync()], policy="ignore").splitlines()[4]
+    assert line == "| 1 | 1 | 0 | 0 | not checked | n/a |"
+
+
+def test_drifted_section_links_spec_and_lists_differences() -> None:
+    image = Difference("image", "changed", "v1", "v2", source=Location(SPEC, 5))
+    report = markdown([drifted(changed(), image)])
+    lines = report.splitlines()
+    start = lines.index("### Drifted: <code>api</code> (<code>ep-1</code>)")
+
+    assert lines[start : start + 8] == [
+        "### Drifted: <code>api</code> (<code>ep-1</code>)",
+        "",
+        "Spec: [`specs/api.yaml:4`](specs/api.yaml#L4)",
+        "",
+        TABLE_HEAD,
+        "| --- | --- | --- | --- |",
+        "| <code>worker&#95;config.max&#95;replicas</code> | <code>3</code> "
+        "| <code>6</code> | [12](specs/api.yaml#L12) |",
+        '| <code>image</code> | <code>"v1"</code> | <code>"v2"</code> '
+        "| [5](specs/api.yaml#L5) |",
+    ]
+
+
+def test_missing_and_extra_values_say_so() -> None:
+    gone = Difference("envs.MODE", "missing", "fast", None, source=Location(SPEC, 8))
+    added = Difference("envs.DEBUG", "extra", None, "1", source=Location(SPEC, 9))
+    assert rows(markdown([drifted(gone, added)])) == [
+        '| <code>envs.MODE</code> | <code>"fast"</code> | *(absent)* '
+        "| [8](specs/api.yaml#L8) |",
+        '| <code>envs.DEBUG</code> | *(not declared)* | <code>"1"</code> '
+        "| [9](specs/api.yaml#L9) |",
+    ]
+
+
+def test_redacted_differences_never_show_a_value() -> None:
+    secrets = [
+        Difference("envs.TOKEN", kind, "hf_declared", "hf_live", redacted=True)
+        for kind in ("changed", "missing", "extra")
+    ]
+    report = markdown([drifted(*secrets)])
+
+    assert "hf" not in report
+    assert rows(report) == [
+        "| <code>envs.TOKEN</code> | *(redacted)* | *(redacted)* | - |",
+        "| <code>envs.TOKEN</code> | *(redacted)* | *(absent)* | - |",
+        "| <code>envs.TOKEN</code> | *(not declared)* | *(redacted)* | - |",
+    ]
+
+
+def test_missing_endpoint_section() -> None:
+    by_name = EndpointResult("canary", None, "missing", Location(SPEC, 30))
+    by_id = EndpointResult("pinned", "ep-7", "missing", Location(SPEC, 50))
+    report = markdown([by_name, by_id])
+
+    assert (
+        "### Missing: <code>canary</code>\n\n"
+        "Declared in [`specs/api.yaml:30`](specs/api.yaml#L30), but not live: "
+        "no live endpoint has this name.\n"
+    ) in report
+    assert "no live endpoint has id <code>ep-7</code>." in report
+
+
+def test_unmanaged_section_lists_each_endpoint() -> None:
+    report = markdown([in_sync(), unmanaged("a", "ep-a"), unmanaged("b", "ep-b")])
+    assert (
+        "### Unmanaged: 2 live endpoints no spec declares\n\n"
+        "- <code>a</code> (<code>ep-a</code>)\n"
+        "- <code>b</code> (<code>ep-b</code>)\n"
+    ) in report
+    assert "They fail the run" not in report
+
+
+def test_no_unmanaged_section_without_unmanaged_endpoints() -> None:
+    assert "Unmanaged" not in markdown([in_sync()], policy="ignore")
+
+
+def test_in_sync_endpoints_fold_into_details() -> None:
+    report = markdown([drifted(changed()), in_sync("a", "ep-a"), in_sync("b", "ep-b")])
+    assert report.endswith(
+        "<details><summary>2 in sync</summary>\n\n"
+        "- <code>a</code> (<code>ep-a</code>), "
+        "[`specs/api.yaml:40`](specs/api.yaml#L40)\n"
+        "- <code>b</code> (<code>ep-b</code>), "
+        "[`specs/api.yaml:40`](specs/api.yaml#L40)\n"
+        "\n</details>\n"
+    )
+    assert "<details>" not in markdown([drifted(changed())])
+
+
+HOSTILE = [
+    "a|b",
+    "<script>alert(1)</script>",
+    "line one\nline two",
+    "cr\rhere",
+    "`code` and ``more``",
+    "\\|escaped pipe",
+    "**bold** _it_ ~~gone~~",
+    "[link](javascript:alert(1))",
+    "![img](http://x/y.png)",
+    "<img src=x onerror=alert(1)>",
+    "&lt;script&gt;",
+    "\x1b[31mred\u202e",
+    "# heading\n- item",
+    "$x^2$",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_stays_inside_its_cell(text: str) -> None:
+    difference = Difference(
+        text, "changed", text, {"k": text}, False, Location(SPEC, 3)
+    )
+    report = markdown([drifted(difference, name=text, id=text)])
+
+    (row,) = rows(report)
+    assert row.count("|") == 5
+    assert "<script" not in report
+    assert "<img" not in report
+    assert "`" not in row
+    assert "*" not in row
+    assert "[" not in row.rpartition(" | ")[0]
+    assert "\r" not in report
+    assert not any(line.startswith(("# ", "- item")) for line in report.splitlines())
+    heading = next(line for line in report.splitlines() if line.startswith("###"))
+    assert heading.count("<code>") == 2
+    assert "<" not in heading.replace("<code>", "").replace("</code>", "")
+
+
+def test_hostile_file_names_cannot_make_a_link_of_their_own() -> None:
+    location = Location("javascript:alert(1) a].yaml", 3)
+    endpoint = EndpointResult("api", "ep-1", "missing", location)
+    report = markdown([endpoint])
+    assert (
+        "[<code>javascript:alert(1) a&#93;.yaml:3</code>]"
+        "(javascript%3Aalert%281%29%20a%5D.yaml#L3)"
+    ) in report
+
+
+def test_long_values_are_shortened() -> None:
+    report = markdown([drifted(changed("x" * 5000, "y" * 5000))])
+    (row,) = rows(report)
+    assert '"' + "x" * (VALUE_LIMIT - 2) + "…" in row
+    assert "x" * VALUE_LIMIT not in row
+    assert len(row) < 3 * VALUE_LIMIT
+
+
+def test_report_under_the_cap_is_whole() -> None:
+    report = markdown([drifted(changed()) for _ in range(10)])
+    assert CUT not in report
+    assert len(rows(report)) == 10
+
+
+def _many(endpoints: int, differences: int) -> list[EndpointResult]:
+    value = "v" * 150
+    return [
+        drifted(
+            *(changed(value, value + "w", line) for line in range(differences)),
+            name=f"endpoint-{n}",
+            id=f"ep-{n}",
+        )
+        for n in range(endpoints)
+    ]
+
+
+def test_report_over_the_cap_says_what_it_left_out() -> None:
+    endpoints = _many(100, 5) + [in_sync(), unmanaged()]
+    report = markdown(endpoints)
+
+    assert len(report) <= SIZE_LIMIT
+    assert report.splitlines()[4] == "| 101 | 1 | 100 | 0 | 1 | 99% |"
+    shown_endpoints = report.count("### Drifted:")
+    shown_rows = len(rows(report))
+    assert 0 < shown_endpoints < 100
+    left_endpoints = 100 - shown_endpoints + 2
+    left_rows = 500 - shown_rows
+    assert report.endswith(
+        f"\n\n{CUT} {left_endpoints} endpoints and {left_rows} differences not "
+        "shown. The JSON report (`--format json` or `--report json:PATH`) holds "
+        "them all.\n"
+    )
+    assert "<details>" not in report
+    assert "Unmanaged" not in report
+
+
+def test_a_long_list_is_cut_between_items() -> None:
+    strays = [unmanaged(f"stray-{n:05}", f"ep-{n:05}") for n in range(3000)]
+    report = markdown([in_sync(), *strays])
+
+    assert len(report) <= SIZE_LIMIT
+    listed = len(re.findall(r"^- <code>stray-", report, re.MULTILINE))
+    assert 0 < listed < 3000
+    assert f"{CUT} {3000 - listed + 1} endpoints not shown." in report
+
+
+def test_end_to_end_on_the_examples(run_cli: RunCli) -> None:
+    result = run_cli("check", *EXAMPLES, "--format", "markdown", cwd=REPO)
+
+    assert result.code == 1
+    assert result.stderr == ""
+    report = result.stdout
+    assert report.startswith("## driftcheck report\n")
+    assert "| 8 | 3 | 4 | 1 | 2 | 80% |" in report
+    assert "**Drift found:** 4 drifted (11 differences), 1 missing." in report
+    assert (
+        "### Drifted: <code>chat-qwen2-72b</code> (<code>ep-b21d5e90</code>)\n\n"
+        "Spec: [`examples/endpoints/llm/chat.yaml:38`]"
+        "(examples/endpoints/llm/chat.yaml#L38)\n"
+    ) in report
+    assert (
+        "| <code>worker&#95;config.max&#95;replicas</code> | <code>3</code> "
+        "| <code>6</code> | [48](examples/endpoints/llm/chat.yaml#L48) |"
+    ) in report
+    assert (
+        "| <code>envs.HF&#95;TOKEN</code> | *(redacted)* | *(redacted)* "
+        "| [63](examples/endpoints/llm/chat.yaml#L63) |"
+    ) in report
+    assert "### Missing: <code>chat-mistral-7b-canary</code>" in report
+    assert "<details><summary>3 in sync</summary>" in report
+    assert "hf_" not in report
+    assert "hf&#95;" not in report

@@ -1,0 +1,426 @@
+"""The SARIF report: valid SARIF 2.1.0 that GitHub code scanning accepts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft4Validator
+from jsonschema.validators import validator_for
+
+from driftcheck import __version__
+from driftcheck.formats import ReportOptions, render
+from driftcheck.formats.sarif import (
+    FINGERPRINT_KEY,
+    artifact_location,
+    fingerprint,
+    repository_root,
+    to_document,
+)
+from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+
+from .conftest import RunCli
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+SARIF_SCHEMA = REFERENCE / "sarif-schema-2.1.0.json"
+NASTY = "a]]>b<c>&d\x1be[0m\x00f\u202eg\nh\ud800"
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft4Validator:
+    if not SARIF_SCHEMA.is_file():
+        pytest.fail(f"the SARIF schema is missing: {SARIF_SCHEMA}")
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    # The OASIS schema declares draft-04; validate by the draft it names.
+    assert validator_for(schema) is Draft4Validator
+    Draft4Validator.check_schema(schema)
+    return Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository root that is also the cwd, where relative spec paths start."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def assert_valid(validator: Draft4Validator, document: Any) -> None:
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, "\n".join(
+        f"{list(e.absolute_path)}: {e.message}" for e in errors
+    )
+
+
+def assert_code_scanning_ready(document: dict[str, Any]) -> None:
+    """What GitHub needs beyond the schema: a file location on every result."""
+    run = document["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        (location,) = result["locations"]
+        physical = location["physicalLocation"]
+        assert physical["artifactLocation"]["uri"]
+        assert physical["region"]["startLine"] >= 1
+        assert result["partialFingerprints"][FINGERPRINT_KEY]
+
+
+def strings(value: Any) -> list[str]:
+    """Every string in a JSON document, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*strings(k), *strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return []
+
+
+def run_sarif(run_cli: RunCli, *args: str) -> dict[str, Any]:
+    result = run_cli(
+        "check",
+        "examples/endpoints",
+        "--live-file",
+        "examples/live-endpoints.json",
+        "--format",
+        "sarif",
+        *args,
+        cwd=REPO,
+        env={"GITHUB_WORKSPACE": str(REPO)},
+    )
+    assert result.code == 1, result.stderr
+    assert result.stderr == ""
+    assert "hf_" not in result.stdout
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def find(document: dict[str, Any], path: str) -> dict[str, Any]:
+    (found,) = [
+        r
+        for r in document["runs"][0]["results"]
+        if r.get("properties", {}).get("path") == path
+    ]
+    return found
+
+
+# --- end to end ----------------------------------------------------------------------
+
+
+def test_cli_report_is_valid_sarif(run_cli: RunCli, validator: Draft4Validator) -> None:
+    document = run_sarif(run_cli)
+
+    assert_valid(validator, document)
+    assert_code_scanning_ready(document)
+    driver = document["runs"][0]["tool"]["driver"]
+    assert driver["name"] == "driftcheck"
+    assert driver["version"] == __version__
+    assert {"DC001", "DC004", "DC005"} <= {rule["id"] for rule in driver["rules"]}
+
+    replicas = find(document, "worker_config.max_replicas")
+    physical = replicas["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"] == {
+        "uri": "examples/endpoints/llm/chat.yaml",
+        "uriBaseId": "%SRCROOT%",
+    }
+    assert physical["region"]["startLine"] == 48
+    assert replicas["ruleId"] == "DC001"
+    assert replicas["level"] == "error"
+    assert "3" in replicas["message"]["text"]
+    assert "6" in replicas["message"]["text"]
+
+
+def test_cli_counts_every_finding(run_cli: RunCli) -> None:
+    results = run_sarif(run_cli)["runs"][0]["results"]
+
+    by_rule: dict[str, int] = {}
+    for result in results:
+        by_rule[result["ruleId"]] = by_rule.get(result["ruleId"], 0) + 1
+    # 11 differences on 4 drifted endpoints, 1 missing, 2 unmanaged.
+    assert sum(by_rule.get(r, 0) for r in ("DC001", "DC002", "DC003")) == 11
+    assert by_rule["DC004"] == 1
+    assert by_rule["DC005"] == 2
+    missing = next(r for r in results if r["ruleId"] == "DC004")
+    region = missing["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] == 71
+
+
+def test_cli_fingerprints_are_stable_across_runs(run_cli: RunCli) -> None:
+    first = run_sarif(run_cli)["runs"][0]["results"]
+    second = run_sarif(run_cli)["runs"][0]["results"]
+
+    prints = [r["partialFingerprints"] for r in first]
+    assert prints == [r["partialFingerprints"] for r in second]
+    values = [p[FINGERPRINT_KEY] for p in prints]
+    assert len(set(values)) == len(values)
+
+
+def test_cli_redacts_secrets(run_cli: RunCli) -> None:
+    token = find(run_sarif(run_cli), "envs.HF_TOKEN")
+
+    assert "withheld" in token["message"]["text"]
+    assert "hf_" not in json.dumps(token)
+
+
+def test_cli_paths_are_relative_to_the_enclosing_repository(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    (tmp_path / ".git").mkdir()
+    deploy = tmp_path / "deploy"
+    shutil.copytree(REPO / "examples" / "endpoints", deploy / "specs")
+    shutil.copy(REPO / "examples" / "live-endpoints.json", deploy / "live.json")
+
+    result = run_cli(
+        "check",
+        "specs",
+        "--live-file",
+        "live.json",
+        "--format",
+        "sarif",
+        cwd=deploy,
+        env={"GITHUB_WORKSPACE": None},
+    )
+
+    assert result.code == 1, result.stderr
+    replicas = find(json.loads(result.stdout), "worker_config.max_replicas")
+    physical = replicas["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"]["uri"] == "deploy/specs/llm/chat.yaml"
+    assert physical["region"]["startLine"] == 48
+
+
+# --- in memory -----------------------------------------------------------------------
+
+
+def nasty_result(policy: str = "warn") -> CheckResult:
+    spec = Location(f"specs/{NASTY}.yaml", 3)
+    return CheckResult(
+        [
+            EndpointResult(
+                NASTY,
+                NASTY,
+                "drifted",
+                spec,
+                [
+                    Difference(
+                        f"envs.{NASTY}",
+                        "changed",
+                        NASTY,
+                        [NASTY, 1],
+                        False,
+                        Location(spec.file, 9),
+                    ),
+                    Difference("envs.API_TOKEN", "changed", None, None, True, None),
+                    Difference("ports", "missing", [1], None, False, spec),
+                    Difference("volumes[/x]", "extra", None, {"a": NASTY}, False, spec),
+                ],
+            ),
+            EndpointResult("gone", None, "missing", Location("specs/b.yaml", 0)),
+            EndpointResult(NASTY, "ep-1", "unmanaged", None),
+        ],
+        unmanaged_policy=policy,  # type: ignore[arg-type]
+    )
+
+
+def test_nasty_strings_stay_valid(validator: Draft4Validator, root: Path) -> None:
+    result = nasty_result()
+    text = json.dumps(to_document(result, root))
+
+    document = json.loads(text)
+    assert_valid(validator, document)
+    assert_code_scanning_ready(document)
+    assert all(text.isprintable() for text in strings(document))
+    messages = [r["message"]["text"] for r in document["runs"][0]["results"]]
+    assert "\\x1b" in messages[0]
+    assert "\\x00" in messages[0]
+    assert "a]]>b<c>&d" in messages[0]
+
+
+def test_embedded_links_are_escaped(root: Path) -> None:
+    result = CheckResult([EndpointResult("[x](0)", None, "missing", Location("a", 1))])
+
+    (found,) = to_document(result, root)["runs"][0]["results"]
+
+    assert found["message"]["text"].startswith("\\[x\\](0) is declared")
+
+
+def test_render_is_json_with_nasty_strings(
+    validator: Draft4Validator, monkeypatch: pytest.MonkeyPatch, root: Path
+) -> None:
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(root))
+
+    text = render("sarif", nasty_result(), ReportOptions())
+
+    assert text.endswith("}\n")
+    text.encode("utf-8")  # no lone surrogate survives
+    assert_valid(validator, json.loads(text))
+
+
+def test_redacted_values_never_appear(root: Path) -> None:
+    result = CheckResult(
+        [
+            EndpointResult(
+                "e",
+                "ep-1",
+                "drifted",
+                Location("a.yaml", 1),
+                [Difference("envs.KEY", "changed", "s3cr3t-d", "s3cr3t-l", True)],
+            )
+        ]
+    )
+    text = json.dumps(to_document(result, root))
+
+    assert "s3cr3t" not in text
+    assert "withheld" in text
+
+
+@pytest.mark.parametrize(("policy", "level"), [("warn", "warning"), ("fail", "error")])
+def test_unmanaged_level_follows_policy(policy: str, level: str, root: Path) -> None:
+    document = to_document(nasty_result(policy), root)
+
+    (unmanaged,) = [r for r in document["runs"][0]["results"] if r["ruleId"] == "DC005"]
+    assert unmanaged["level"] == level
+    location = unmanaged["locations"][0]
+    # Anchored at the first spec file of the run, named logically as well.
+    assert location["physicalLocation"]["region"] == {"startLine": 1}
+    assert location["physicalLocation"]["artifactLocation"]["uri"].startswith("specs/")
+    assert location["logicalLocations"][0]["kind"] == "resource"
+
+
+def test_unmanaged_without_any_spec_file_become_notifications(
+    validator: Draft4Validator, root: Path
+) -> None:
+    result = CheckResult(
+        [EndpointResult("stray", "ep-9", "unmanaged", None)], unmanaged_policy="fail"
+    )
+    document = to_document(result, root)
+
+    assert_valid(validator, document)
+    run = document["runs"][0]
+    assert run["results"] == []
+    (note,) = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "error"
+    assert note["associatedRule"]["id"] == "DC005"
+    assert "stray (ep-9)" in note["message"]["text"]
+
+
+def test_in_sync_has_empty_results(validator: Draft4Validator, root: Path) -> None:
+    result = CheckResult(
+        [EndpointResult("ok", "ep-1", "in_sync", Location("a.yaml", 1))]
+    )
+    document = to_document(result, root)
+
+    assert_valid(validator, document)
+    assert document["runs"][0]["results"] == []
+    assert "invocations" not in document["runs"][0]
+
+
+# --- fingerprints --------------------------------------------------------------------
+
+
+def drifted(path: str, line: int, declared: Any, live: Any) -> CheckResult:
+    difference = Difference(
+        path, "changed", declared, live, False, Location("a.yaml", line)
+    )
+    return CheckResult(
+        [EndpointResult("e", "ep-1", "drifted", Location("a.yaml", 1), [difference])]
+    )
+
+
+def print_of(result: CheckResult, root: Path) -> str:
+    document = to_document(result, root)
+    value: str = document["runs"][0]["results"][0]["partialFingerprints"][
+        FINGERPRINT_KEY
+    ]
+    return value
+
+
+def test_fingerprint_ignores_lines_and_values(root: Path) -> None:
+    base = print_of(drifted("worker_config.max_replicas", 48, 3, 6), root)
+
+    assert print_of(drifted("worker_config.max_replicas", 48, 3, 6), root) == base
+    assert print_of(drifted("worker_config.max_replicas", 52, 3, 6), root) == base
+    assert print_of(drifted("worker_config.max_replicas", 48, 3, 7), root) == base
+
+
+def test_fingerprint_differs_by_path_endpoint_and_rule(root: Path) -> None:
+    base = print_of(drifted("worker_config.max_replicas", 48, 3, 6), root)
+
+    assert print_of(drifted("worker_config.min_replicas", 48, 3, 6), root) != base
+    assert fingerprint("DC001", "e", "a.b") != fingerprint("DC001", "f", "a.b")
+    assert fingerprint("DC001", "e", "a.b") != fingerprint("DC002", "e", "a.b")
+    # Parts are delimited: moving text from one part to the next changes the print.
+    assert fingerprint("DC001", "ab", "c") != fingerprint("DC001", "a", "bc")
+
+
+# --- paths ---------------------------------------------------------------------------
+
+
+def test_root_is_github_workspace_when_set(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    workspace = tmp_path / "ws"
+
+    root = repository_root({"GITHUB_WORKSPACE": str(workspace)}, tmp_path)
+
+    assert root == workspace
+
+
+def test_root_is_nearest_parent_with_git(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+
+    assert repository_root({}, inner) == tmp_path
+    assert repository_root({"GITHUB_WORKSPACE": ""}, inner) == tmp_path
+
+
+def test_root_accepts_a_git_file(tmp_path: Path) -> None:
+    # A worktree or submodule has a .git file, not a directory.
+    (tmp_path / ".git").write_text("gitdir: elsewhere\n")
+    inner = tmp_path / "sub"
+    inner.mkdir()
+
+    assert repository_root({}, inner) == tmp_path
+
+
+def test_root_defaults_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parents_with_git = [p for p in tmp_path.parents if (p / ".git").exists()]
+    if parents_with_git:
+        pytest.fail(f"tmp_path lies inside a git repository: {parents_with_git[0]}")
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    assert repository_root() == tmp_path
+    assert repository_root({}, tmp_path) == tmp_path
+
+
+def test_artifact_location_is_relative_to_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = tmp_path / "deploy" / "specs"
+    specs.mkdir(parents=True)
+    monkeypatch.chdir(specs)
+
+    assert artifact_location("llm/chat.yaml", tmp_path) == {
+        "uri": "deploy/specs/llm/chat.yaml",
+        "uriBaseId": "%SRCROOT%",
+    }
+    assert artifact_location(str(specs / "a b#c.yaml"), tmp_path) == {
+        "uri": "deploy/specs/a%20b%23c.yaml",
+        "uriBaseId": "%SRCROOT%",
+    }
+    assert artifact_location("../specs/./x:y.yaml", tmp_path)["uri"] == (
+        "deploy/specs/x%3Ay.yaml"
+    )
+
+
+def test_artifact_location_outside_root_is_absolute(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    outside = tmp_path / "elsewhere.yaml"
+
+    location = artifact_location(str(outside), root)
+
+    assert location == {"uri": outside.resolve().as_uri()}
