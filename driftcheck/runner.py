@@ -13,6 +13,7 @@ from driftcheck.console import Console
 from driftcheck.formats import ReportOptions, render
 from driftcheck.live import ApiSettings
 from driftcheck.model import EXIT_IN_SYNC, CheckResult, UnmanagedPolicy
+from driftcheck.repo import blob_url_base
 
 # GitHub refuses job summaries over 1 MiB per step.
 STEP_SUMMARY_LIMIT = 1024 * 1024
@@ -87,11 +88,13 @@ def check(settings: CheckSettings, console: Console) -> int:
 def _write_reports(
     result: CheckResult, settings: CheckSettings, console: Console
 ) -> None:
-    plain = ReportOptions(color=False)
+    link_base = blob_url_base()
+    plain = ReportOptions(link_base=link_base)
     for name, path in settings.reports:
         write_file(path, console.scrub(render(name, result, plain)))
 
-    options = ReportOptions(color=settings.color and settings.output is None)
+    color = settings.color and settings.output is None
+    options = ReportOptions(color=color, link_base=link_base)
     report = console.scrub(render(settings.format, result, options))
     if settings.output is not None:
         write_file(settings.output, report)

@@ -337,3 +337,39 @@ def test_end_to_end_on_the_examples(run_cli: RunCli) -> None:
     assert "<details><summary>3 in sync</summary>" in report
     assert "hf_" not in report
     assert "hf&#95;" not in report
+
+
+def test_links_are_absolute_under_a_web_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "deploy").mkdir()
+    monkeypatch.chdir(tmp_path / "deploy")
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    base = "https://github.com/acme/platform/blob/0123abc/"
+    result = CheckResult([drifted(changed(line=12))])
+
+    report = render("markdown", result, ReportOptions(link_base=base))
+
+    assert f"[`{SPEC}:4`]({base}deploy/{SPEC}#L4)" in report
+    assert f"[12]({base}deploy/{SPEC}#L12)" in report
+
+
+def test_job_summary_links_point_at_the_commit_on_github(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.md"
+    env = {
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/platform",
+        "GITHUB_SHA": "0123abc",
+        "GITHUB_WORKSPACE": str(REPO),
+    }
+
+    result = run_cli("check", *EXAMPLES, "--format", "github", env=env, cwd=REPO)
+
+    assert result.code == 1
+    text = summary.read_text(encoding="utf-8")
+    blob = "https://github.com/acme/platform/blob/0123abc/"
+    assert f"[48]({blob}examples/endpoints/llm/chat.yaml#L48)" in text

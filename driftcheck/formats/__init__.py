@@ -28,6 +28,9 @@ class ReportOptions:
     """What a format may need beyond the result itself."""
 
     color: bool = False
+    # Web address of the repository's files at this commit (ends with "/"); when
+    # set, reports that link to spec lines use absolute links under it.
+    link_base: str = ""
 
 
 def render(name: str, result: CheckResult, options: ReportOptions) -> str:

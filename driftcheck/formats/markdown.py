@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from driftcheck.formats import ReportOptions
 from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+from driftcheck.repo import relative_to_root, repository_root
 from driftcheck.textsafe import clean, show_value
 
 # GitHub refuses comments over 65,536 characters; this leaves room for a header.
@@ -61,9 +63,35 @@ class _Block:
     tail: str = "\n"
 
 
+@dataclass(frozen=True)
+class _Links:
+    """Turns spec locations into link targets: relative, or under a web base."""
+
+    base: str = ""
+    root: Path | None = None
+
+    def target(self, location: Location) -> str:
+        # Percent-encoding every character but `/` also rules out a `scheme:` prefix.
+        file = location.file
+        if self.base and self.root is not None:
+            relative = relative_to_root(file, self.root)
+            if relative is not None:
+                return f"{self.base}{quote(relative, safe='/')}#L{location.line}"
+        return f"{quote(file, safe='/')}#L{location.line}"
+
+    def link(self, location: Location) -> str:
+        """`file:line` linking to that line."""
+        text = f"{location.file}:{location.line}"
+        shown = f"`{text}`" if _PLAIN_PATH.fullmatch(location.file) else _code(text)
+        return f"[{shown}]({self.target(location)})"
+
+
 def render(result: CheckResult, options: ReportOptions) -> str:
+    links = (
+        _Links(options.link_base, repository_root()) if options.link_base else _Links()
+    )
     blocks = [
-        _drifted(e) if e.state == "drifted" else _missing(e)
+        _drifted(e, links) if e.state == "drifted" else _missing(e, links)
         for e in result.endpoints
         if e.state in ("drifted", "missing")
     ]
@@ -72,7 +100,7 @@ def render(result: CheckResult, options: ReportOptions) -> str:
         blocks.append(_unmanaged(unmanaged, result.unmanaged_policy == "fail"))
     in_sync = [e for e in result.endpoints if e.state == "in_sync"]
     if in_sync:
-        blocks.append(_in_sync(in_sync))
+        blocks.append(_in_sync(in_sync, links))
 
     return _fit(_header(result), blocks, SIZE_LIMIT)
 
@@ -95,18 +123,6 @@ def _shorten(text: str) -> str:
 def _name(endpoint: EndpointResult) -> str:
     name = _code(_shorten(endpoint.name))
     return f"{name} ({_code(_shorten(endpoint.id))})" if endpoint.id else name
-
-
-def _link(location: Location) -> str:
-    """`file:line` linking to that line, relative to the repository root."""
-    text = f"{location.file}:{location.line}"
-    shown = f"`{text}`" if _PLAIN_PATH.fullmatch(location.file) else _code(text)
-    return f"[{shown}]({_target(location)})"
-
-
-def _target(location: Location) -> str:
-    # Percent-encoding every character but `/` also rules out a `scheme:` prefix.
-    return f"{quote(location.file, safe='/')}#L{location.line}"
 
 
 def _header(result: CheckResult) -> str:
@@ -160,17 +176,17 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _drifted(endpoint: EndpointResult) -> _Block:
-    spec = f"Spec: {_link(endpoint.source)}\n\n" if endpoint.source else ""
+def _drifted(endpoint: EndpointResult, links: _Links) -> _Block:
+    spec = f"Spec: {links.link(endpoint.source)}\n\n" if endpoint.source else ""
     head = (
         f"### Drifted: {_name(endpoint)}\n\n{spec}"
         "| path | declared | live | line |\n| --- | --- | --- | --- |\n"
     )
-    rows = [_Piece(_row(d), differences=1) for d in endpoint.differences]
+    rows = [_Piece(_row(d, links), differences=1) for d in endpoint.differences]
     return _Block(_Piece(head, endpoints=1), rows)
 
 
-def _row(difference: Difference) -> str:
+def _row(difference: Difference, links: _Links) -> str:
     declared, live = _value(difference.declared), _value(difference.live)
     if difference.redacted:
         declared = live = "*(redacted)*"
@@ -180,7 +196,7 @@ def _row(difference: Difference) -> str:
         declared = "*(not declared)*"
 
     source = difference.source
-    line = f"[{source.line}]({_target(source)})" if source else "-"
+    line = f"[{source.line}]({links.target(source)})" if source else "-"
     return f"| {_code(_shorten(difference.path))} | {declared} | {live} | {line} |\n"
 
 
@@ -188,8 +204,8 @@ def _value(value: object) -> str:
     return _code(_shorten(show_value(value)))
 
 
-def _missing(endpoint: EndpointResult) -> _Block:
-    where = f" in {_link(endpoint.source)}" if endpoint.source else ""
+def _missing(endpoint: EndpointResult, links: _Links) -> _Block:
+    where = f" in {links.link(endpoint.source)}" if endpoint.source else ""
     if endpoint.id:
         why = f"no live endpoint has id {_code(_shorten(endpoint.id))}"
     else:
@@ -209,11 +225,12 @@ def _unmanaged(endpoints: list[EndpointResult], failing: bool) -> _Block:
     return _Block(_Piece(head), rows)
 
 
-def _in_sync(endpoints: list[EndpointResult]) -> _Block:
+def _in_sync(endpoints: list[EndpointResult], links: _Links) -> _Block:
     head = f"<details><summary>{len(endpoints)} in sync</summary>\n\n"
     rows = [
         _Piece(
-            f"- {_name(e)}{f', {_link(e.source)}' if e.source else ''}\n", endpoints=1
+            f"- {_name(e)}{f', {links.link(e.source)}' if e.source else ''}\n",
+            endpoints=1,
         )
         for e in endpoints
     ]

@@ -7,10 +7,10 @@ a spec file, by a path relative to the repository root.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from urllib.parse import quote
 from driftcheck import __version__
 from driftcheck.formats import ReportOptions
 from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+from driftcheck.repo import relative_to_root, repository_root
 from driftcheck.textsafe import clean, show_value
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -137,38 +138,15 @@ def to_document(result: CheckResult, root: Path) -> dict[str, Any]:
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def repository_root(
-    environ: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> Path:
-    """GITHUB_WORKSPACE if set, else the nearest directory up holding .git, else cwd."""
-    environ = os.environ if environ is None else environ
-    here = Path(os.path.abspath(Path.cwd() if cwd is None else cwd))
-    workspace = environ.get("GITHUB_WORKSPACE")
-    if workspace:
-        return Path(os.path.abspath(here / workspace))
-    for directory in (here, *here.parents):
-        if (directory / ".git").exists():
-            return directory
-    return here
-
-
 def artifact_location(file: str, root: Path) -> dict[str, str]:
     """A spec path as a URI relative to `root`, or as an absolute URI outside it."""
+    relative = relative_to_root(file, root)
+    if relative is not None:
+        return {"uri": _quote(relative), "uriBaseId": SRCROOT}
     path = Path(os.path.abspath(file))
-    for candidate, base in ((path, root), (_resolve(path), _resolve(root))):
-        try:
-            relative = candidate.relative_to(base)
-        except ValueError:
-            continue
-        return {"uri": _quote(relative.as_posix()), "uriBaseId": SRCROOT}
-    return {"uri": "file://" + _quote(_resolve(path).as_posix())}
-
-
-def _resolve(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except (OSError, UnicodeError):
-        return path
+    with contextlib.suppress(OSError, UnicodeError):
+        path = path.resolve()
+    return {"uri": "file://" + _quote(path.as_posix())}
 
 
 def _quote(path: str) -> str:
