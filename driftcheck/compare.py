@@ -6,17 +6,16 @@ import fnmatch
 from collections.abc import Sequence
 from typing import Any
 
-from driftcheck.errors import MatchError
+from driftcheck.errors import MatchError, UsageError
 from driftcheck.model import (
     CheckResult,
     DeclaredEndpoint,
     Difference,
     EndpointResult,
     Kind,
-    State,
     UnmanagedPolicy,
 )
-from driftcheck.redact import Redactor
+from driftcheck.redact import REDACTED_MARKER, Redactor
 from driftcheck.specs import MAPPING_SECTIONS
 
 # Fields the list call is not documented to return: absent live, they are reported as
@@ -31,16 +30,54 @@ def compare(
     redactor: Redactor | None = None,
     unmanaged: UnmanagedPolicy = "warn",
     only: Sequence[str] = (),
+    live_filtered: bool = False,
 ) -> CheckResult:
     """Compare every declared endpoint with its live counterpart.
 
     `live` must already be checked for shape (each a mapping with string id and name,
-    ids unique). `only` holds name globs limiting the run.
+    ids unique). `only` holds name globs limiting the run; a glob that matches no
+    endpoint on either side is an error, since a typo would otherwise pass the run.
+    `live_filtered` says the API narrowed the list (by keyword or member): declared
+    endpoints absent from it are then left out with a warning, not called missing.
     """
     redactor = redactor or Redactor()
     if only:
+        unmatched = [
+            glob
+            for glob in only
+            if not any(fnmatch.fnmatchcase(d.name, glob) for d in declared)
+            and not any(fnmatch.fnmatchcase(e["name"], glob) for e in live)
+        ]
+        if unmatched:
+            shown = ", ".join(repr(g) for g in unmatched)
+            raise UsageError(
+                f"--endpoint {shown} matches no declared or live endpoint; "
+                "check the spelling"
+            )
         declared = [d for d in declared if _selected(d.name, only)]
         live = [e for e in live if _selected(e["name"], only)]
+
+    warnings: list[str] = []
+    if live_filtered:
+        listed_ids = {e["id"] for e in live}
+        listed_names = {e["name"] for e in live}
+        outside = [
+            d
+            for d in declared
+            if (
+                d.id not in listed_ids
+                if d.id is not None
+                else d.name not in listed_names
+            )
+        ]
+        if outside:
+            names = ", ".join(d.name for d in outside[:5])
+            more = ", ..." if len(outside) > 5 else ""
+            warnings.append(
+                f"{len(outside)} declared endpoint(s) are not in the live list as "
+                f"filtered by --keyword/--member-ids and were left out ({names}{more})"
+            )
+            declared = [d for d in declared if d not in outside]
 
     by_id = {endpoint["id"]: endpoint for endpoint in live}
     by_name: dict[str, list[dict[str, Any]]] = {}
@@ -82,23 +119,20 @@ def compare(
             )
             continue
         matched.add(counterpart["id"])
-        differences = diff_endpoint(spec, counterpart, redactor)
-        state: State = "drifted" if differences else "in_sync"
-        results.append(
-            EndpointResult(
-                spec.name,
-                counterpart["id"],
-                state,
-                spec.source,
-                differences,
-                counterpart,
-            )
+        result = EndpointResult(
+            spec.name,
+            counterpart["id"],
+            "in_sync",
+            spec.source,
+            diff_endpoint(spec, counterpart, redactor),
+            counterpart,
         )
+        result.settle()
+        results.append(result)
 
     if ambiguous:
         raise MatchError(ambiguous)
 
-    warnings = []
     for field in UNLISTED_FIELDS:
         unverified = [
             r.name
@@ -193,7 +227,9 @@ def _diff_envs(
     if same(declared, live_map):
         return
     for key, kind, d, v in _structural_diff(declared, live_map):
-        if redactor.is_sensitive(key):
+        if kind == "changed" and v == REDACTED_MARKER:
+            found.append((f"envs.{key}", "unknown", None, None, True))
+        elif redactor.is_sensitive(key):
             found.append((f"envs.{key}", kind, None, None, True))
         else:
             found.append((f"envs.{key}", kind, d, v, False))

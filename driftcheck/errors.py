@@ -66,6 +66,10 @@ class ApiError(LiveError):
     """The PPIO API refused the request or answered in a way we cannot trust."""
 
 
+class OutputError(DriftcheckError):
+    """A report cannot be written where it was asked for."""
+
+
 class MatchError(DriftcheckError):
     """Declared and live endpoints cannot be paired without guessing."""
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-State = Literal["in_sync", "drifted", "missing", "unmanaged"]
-Kind = Literal["changed", "missing", "extra"]
+State = Literal["in_sync", "drifted", "unknown", "missing", "unmanaged"]
+Kind = Literal["changed", "missing", "extra", "unknown"]
 UnmanagedPolicy = Literal["ignore", "warn", "fail"]
 
 EXIT_IN_SYNC = 0
@@ -54,9 +54,22 @@ def _parent(path: str) -> str:
     return path.rpartition(".")[0]
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """Why a difference does not count: the ignore rule that matched it."""
+
+    reason: str
+    rule: str
+
+
 @dataclass
 class Difference:
-    """One field path on which declared and live disagree."""
+    """One field path on which declared and live disagree.
+
+    `unknown` marks a field whose live value was withheld (a redacted snapshot):
+    it can be counted neither as drift nor as in sync. A suppressed difference is
+    shown but does not count.
+    """
 
     path: str
     kind: Kind
@@ -64,6 +77,12 @@ class Difference:
     live: Any
     redacted: bool = False
     source: Location | None = None
+    suppressed: Suppression | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this difference makes its endpoint drifted."""
+        return self.suppressed is None and self.kind != "unknown"
 
 
 @dataclass
@@ -77,6 +96,19 @@ class EndpointResult:
     differences: list[Difference] = field(default_factory=list)
     live: dict[str, Any] | None = None
 
+    def settle(self) -> None:
+        """Set the state of a matched endpoint from its differences."""
+        if self.state not in ("in_sync", "drifted", "unknown"):
+            return
+        if any(d.counts for d in self.differences):
+            self.state = "drifted"
+        elif any(
+            d.kind == "unknown" and d.suppressed is None for d in self.differences
+        ):
+            self.state = "unknown"
+        else:
+            self.state = "in_sync"
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -85,14 +117,18 @@ class Summary:
     drifted: int
     missing: int
     unmanaged: int
+    unknown: int = 0
+    ignored: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
             "declared": self.declared,
             "in_sync": self.in_sync,
             "drifted": self.drifted,
+            "unknown": self.unknown,
             "missing": self.missing,
             "unmanaged": self.unmanaged,
+            "ignored": self.ignored,
         }
 
 
@@ -106,11 +142,24 @@ class CheckResult:
 
     @property
     def summary(self) -> Summary:
-        counts = {"in_sync": 0, "drifted": 0, "missing": 0, "unmanaged": 0}
+        counts = {
+            "in_sync": 0,
+            "drifted": 0,
+            "unknown": 0,
+            "missing": 0,
+            "unmanaged": 0,
+        }
+        ignored = 0
         for endpoint in self.endpoints:
             counts[endpoint.state] += 1
-        declared = counts["in_sync"] + counts["drifted"] + counts["missing"]
-        return Summary(declared=declared, **counts)
+            ignored += sum(1 for d in endpoint.differences if d.suppressed)
+        declared = (
+            counts["in_sync"]
+            + counts["drifted"]
+            + counts["unknown"]
+            + counts["missing"]
+        )
+        return Summary(declared=declared, ignored=ignored, **counts)
 
     def exit_code(self) -> int:
         """0 when declared and live agree, 1 when anything the run fails on differs."""

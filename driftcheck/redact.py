@@ -16,6 +16,10 @@ DEFAULT_SENSITIVE_WORDS = (
     "AUTH",
 )
 
+# What a snapshot holds in place of a sensitive env value. A live value equal to it
+# is unknown: it can be counted neither as drift nor as in sync.
+REDACTED_MARKER = "<redacted by driftcheck>"
+
 
 class Redactor:
     """Decides whether an env key names a secret: by built-in words or by user globs.
@@ -25,6 +29,8 @@ class Redactor:
     """
 
     def __init__(self, globs: Iterable[str] = (), keys: Iterable[str] = ()) -> None:
+        """`globs` match sensitive keys; `keys` are sensitive by name (for instance
+        env values a spec reads from the environment)."""
         self._globs = [re.compile(fnmatch.translate(g), re.IGNORECASE) for g in globs]
         self._keys = set(keys)
 

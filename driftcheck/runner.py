@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftcheck.console import Console
+from driftcheck.errors import OutputError
 from driftcheck.formats import ReportOptions, render
+from driftcheck.ignore import IgnoreRule
 from driftcheck.live import ApiSettings
 from driftcheck.model import EXIT_IN_SYNC, CheckResult, UnmanagedPolicy
 from driftcheck.repo import blob_url_base
@@ -33,6 +35,21 @@ class CheckSettings:
     output: str | None = None
     reports: list[tuple[str, str]] = field(default_factory=list)
     color: bool = False
+    ignore: list[IgnoreRule] = field(default_factory=list)
+    show_ignored: bool = False
+
+
+@dataclass
+class ExportSettings:
+    """What `driftcheck export` writes, and from which live list."""
+
+    api: ApiSettings = field(default_factory=ApiSettings)
+    live_file: str | None = None
+    endpoints: list[str] = field(default_factory=list)
+    sensitive_env: list[str] = field(default_factory=list)
+    output_dir: str = "endpoints"
+    single_file: bool = False
+    force: bool = False
 
 
 def validate(paths: list[str], console: Console) -> int:
@@ -52,49 +69,113 @@ def validate(paths: list[str], console: Console) -> int:
 
 def check(settings: CheckSettings, console: Console) -> int:
     """Compare declared with live, write the reports, return the exit code."""
+    from driftcheck import envrefs
     from driftcheck.compare import compare
-    from driftcheck.live import fetch_live, read_live_file
+    from driftcheck.ignore import apply_ignores
     from driftcheck.redact import Redactor
     from driftcheck.specs import load_specs
 
     specs = load_specs(settings.paths)
     for warning in specs.warnings:
         console.warn(warning)
+    from_environment = envrefs.resolve(specs.endpoints, os.environ)
 
-    if settings.live_file is not None:
-        live = read_live_file(settings.live_file)
-    else:
-        live = fetch_live(
-            settings.api,
-            notify=console.say,
-            progress=console.progress,
-            debug=console.debug if console.verbose else None,
-        )
-    console.close()
-
+    live = read_live(settings.api, settings.live_file, console)
     result = compare(
         specs.endpoints,
         live,
-        redactor=Redactor(settings.sensitive_env),
+        redactor=Redactor(settings.sensitive_env, keys=from_environment),
         unmanaged=settings.unmanaged,
         only=settings.endpoints,
+        live_filtered=settings.live_file is None
+        and bool(settings.api.member_ids or settings.api.keyword),
     )
     for warning in result.warnings:
         console.warn(warning)
+    for rule in apply_ignores(result, settings.ignore):
+        console.warn(
+            f"ignore rule at {rule.origin} matched nothing in this run "
+            f"(paths {', '.join(rule.paths)}); remove it if it is no longer needed"
+        )
     _write_reports(result, settings, console)
     return result.exit_code()
+
+
+def read_live(api: ApiSettings, live_file: str | None, console: Console) -> list[Any]:
+    """The whole live list, from a saved file or from the API."""
+    from driftcheck.live import fetch_live, read_live_file
+
+    if live_file is not None:
+        return read_live_file(live_file)
+    live = fetch_live(
+        api,
+        notify=console.say,
+        progress=console.progress,
+        debug=console.debug if console.verbose else None,
+    )
+    console.close()
+    return live
+
+
+def snapshot(
+    api: ApiSettings, sensitive_env: list[str], output: str, console: Console
+) -> int:
+    """Save the live list, every page, with sensitive env values redacted."""
+    import json
+
+    from driftcheck.export import snapshot_document
+    from driftcheck.redact import Redactor
+
+    live = read_live(api, None, console)
+    document = snapshot_document(live, Redactor(sensitive_env), api.api_url)
+    write_file(output, console.scrub(json.dumps(document, indent=2) + "\n"))
+    console.say(f"saved {len(live)} live endpoints to {output}")
+    return EXIT_IN_SYNC
+
+
+def export(settings: ExportSettings, console: Console) -> int:
+    """Write spec files for live endpoints; secrets become ${NAME} references."""
+    from driftcheck.export import write_export
+    from driftcheck.redact import Redactor
+
+    live = read_live(settings.api, settings.live_file, console)
+    source = settings.live_file or settings.api.api_url
+    files, variables = write_export(
+        live,
+        redactor=Redactor(settings.sensitive_env),
+        source=source,
+        output_dir=settings.output_dir,
+        only=settings.endpoints,
+        single_file=settings.single_file,
+        force=settings.force,
+    )
+    console.say(f"wrote {len(files)} spec file(s) to {settings.output_dir}")
+    if variables:
+        console.say(
+            "set these variables when you run driftcheck check (they hold the "
+            f"sensitive env values): {', '.join(variables)}"
+        )
+    return EXIT_IN_SYNC
 
 
 def _write_reports(
     result: CheckResult, settings: CheckSettings, console: Console
 ) -> None:
+    targets = [path for _, path in settings.reports]
+    if settings.output is not None:
+        targets.append(settings.output)
+    for path in targets:
+        _check_writable(path)
+
     link_base = blob_url_base()
     plain = ReportOptions(link_base=link_base)
     for name, path in settings.reports:
         write_file(path, console.scrub(render(name, result, plain)))
 
     color = settings.color and settings.output is None
-    options = ReportOptions(color=color, link_base=link_base)
+    options = ReportOptions(
+        color=color, link_base=link_base, show_ignored=settings.show_ignored
+    )
     report = console.scrub(render(settings.format, result, options))
     if settings.output is not None:
         write_file(settings.output, report)
@@ -108,16 +189,31 @@ def _write_reports(
         append_capped(summary_path, markdown, STEP_SUMMARY_LIMIT)
 
 
+def _check_writable(path: str) -> None:
+    """Fail before any report is written if one of them cannot be."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OutputError(f"cannot write {path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise OutputError(f"cannot write {path}: it is a directory")
+
+
 def write_file(path: str, text: str) -> None:
     """Write `text` whole or not at all: readers never see half a report."""
     directory = os.path.dirname(os.path.abspath(path))
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
-        "w", encoding="utf-8", dir=directory, delete=False, prefix=".driftcheck-"
-    )
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed, then renamed
+            "w", encoding="utf-8", dir=directory, delete=False, prefix=".driftcheck-"
+        )
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with handle:
             handle.write(text)
         os.replace(handle.name, path)
+    except OSError as exc:
+        _unlink_quietly(handle.name)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         _unlink_quietly(handle.name)
         raise

@@ -31,6 +31,8 @@ class ReportOptions:
     # Web address of the repository's files at this commit (ends with "/"); when
     # set, reports that link to spec lines use absolute links under it.
     link_base: str = ""
+    # Text reports list suppressed differences only when asked; others always do.
+    show_ignored: bool = False
 
 
 def render(name: str, result: CheckResult, options: ReportOptions) -> str:

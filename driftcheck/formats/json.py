@@ -42,7 +42,14 @@ def _difference(difference: Difference) -> dict[str, Any]:
         "live": difference.live,
         "redacted": difference.redacted,
         "source": _source(difference.source),
+        "suppressed": _suppressed(difference),
     }
+
+
+def _suppressed(difference: Difference) -> dict[str, str] | None:
+    if difference.suppressed is None:
+        return None
+    return {"reason": difference.suppressed.reason, "rule": difference.suppressed.rule}
 
 
 def _source(location: Location | None) -> dict[str, Any] | None:

@@ -24,8 +24,13 @@ def render(result: CheckResult, options: ReportOptions) -> str:
     lines: list[str] = []
 
     for endpoint in result.endpoints:
-        if endpoint.state == "drifted":
-            lines.extend(_drifted(endpoint, paint))
+        shown = [
+            d
+            for d in endpoint.differences
+            if d.suppressed is None or options.show_ignored
+        ]
+        if shown and endpoint.state in ("drifted", "unknown", "in_sync"):
+            lines.extend(_differences(endpoint, shown, paint))
         elif endpoint.state == "missing":
             lines.append(
                 f"{paint('missing', 'red')}  {_label(endpoint)}  {_source(endpoint)}: "
@@ -54,20 +59,30 @@ def _source(endpoint: EndpointResult) -> str:
     return clean(str(endpoint.source))
 
 
-def _drifted(endpoint: EndpointResult, paint: _Painter) -> list[str]:
-    lines = [f"{paint('drifted', 'red')}  {_label(endpoint)}  {_source(endpoint)}"]
-    width = max(len(clean(d.path)) for d in endpoint.differences)
-    for difference in endpoint.differences:
+_STATE_COLORS = {"drifted": "red", "unknown": "yellow", "in_sync": "green"}
+_STATE_WORDS = {"drifted": "drifted", "unknown": "unknown", "in_sync": "in sync"}
+
+
+def _differences(
+    endpoint: EndpointResult, shown: list[Difference], paint: _Painter
+) -> list[str]:
+    state = paint(_STATE_WORDS[endpoint.state], _STATE_COLORS[endpoint.state])
+    lines = [f"{state}  {_label(endpoint)}  {_source(endpoint)}"]
+    width = max(len(clean(d.path)) for d in shown)
+    for difference in shown:
         path = clean(difference.path).ljust(width)
         where = f"  (line {difference.source.line})" if difference.source else ""
-        lines.append(
-            f"  {paint(path, 'bold')}  {_describe(difference)}{paint(where, 'dim')}"
-        )
+        text = _describe(difference)
+        if difference.suppressed is not None:
+            text += f" [ignored: {clean(difference.suppressed.reason)}]"
+        lines.append(f"  {paint(path, 'bold')}  {text}{paint(where, 'dim')}")
     lines.append("")
     return lines
 
 
 def _describe(difference: Difference) -> str:
+    if difference.kind == "unknown":
+        return "unknown: the live value was withheld (redacted snapshot)"
     if difference.redacted:
         return {
             "changed": "changed: the values differ (redacted)",
@@ -87,15 +102,24 @@ def _summary(result: CheckResult, paint: _Painter) -> str:
     summary = result.summary
     counts = (
         f"{summary.declared} declared: {summary.in_sync} in sync, "
-        f"{summary.drifted} drifted, {summary.missing} missing"
+        f"{summary.drifted} drifted, "
     )
+    if summary.unknown:
+        counts += f"{summary.unknown} unknown, "
+    counts += f"{summary.missing} missing"
     if result.unmanaged_policy != "ignore":
         counts += f"; {summary.unmanaged} unmanaged"
+    if summary.ignored:
+        counts += f"; {summary.ignored} ignored difference"
+        counts += "s" if summary.ignored != 1 else ""
     code = result.exit_code()
-    if code == 0:
+    if code != 0:
+        verdict = paint("drift found", "red")
+    elif summary.unknown:
+        verdict = paint("no drift found", "yellow")
+        verdict += " (unknown endpoints could not be fully compared)"
+    else:
         verdict = paint("in sync", "green")
         if summary.unmanaged:
             verdict += " (unmanaged endpoints do not fail the run)"
-    else:
-        verdict = paint("drift found", "red")
     return f"{counts}. {verdict}"

@@ -1,0 +1,56 @@
+"""Env values written as `${NAME}` in a spec, read from the environment at check time.
+
+This keeps secrets out of git: the spec names the variable, CI provides the value,
+and the value is treated as sensitive wherever it goes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from driftcheck.errors import Problem, SpecError
+from driftcheck.model import DeclaredEndpoint
+
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def resolve(
+    endpoints: Sequence[DeclaredEndpoint], environ: Mapping[str, str]
+) -> set[str]:
+    """Replace `${NAME}` env values in place; return the env keys that held one.
+
+    Every unset variable is reported, each at the line that references it.
+    """
+    problems: list[Problem] = []
+    resolved_keys: set[str] = set()
+
+    for endpoint in endpoints:
+        envs = endpoint.fields.get("envs")
+        if not envs:
+            continue
+        for key, value in envs.items():
+            match = REFERENCE.fullmatch(value)
+            if match is None:
+                continue
+            variable = match.group(1)
+            if variable not in environ:
+                location = endpoint.location_of(f"envs.{key}")
+                problems.append(
+                    Problem(
+                        location.file,
+                        location.line,
+                        None,
+                        f"environment variable {variable} is not set "
+                        "(the spec reads this value from it)",
+                        endpoint.name,
+                        f"envs.{key}",
+                    )
+                )
+                continue
+            envs[key] = environ[variable]
+            resolved_keys.add(key)
+
+    if problems:
+        raise SpecError(problems)
+    return resolved_keys
