@@ -7,6 +7,8 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
+from driftcheck.textsafe import clean
+
 
 class Console:
     """Warnings, notes, progress and errors for stderr; never the report itself."""
@@ -37,15 +39,17 @@ class Console:
         self.stream.flush()
 
     def warn(self, message: str) -> None:
-        self.say(f"driftcheck: warning: {message}")
+        self.say(f"driftcheck: warning: {clean(message)}")
 
     def debug(self, message: str) -> None:
         if self.verbose:
             self.say(f"driftcheck: debug: {message}")
 
     def error(self, lines: Iterable[str]) -> None:
+        # Names and paths come from specs and the API: no escape sequence of theirs
+        # may reach a terminal or a CI log as a command.
         for line in lines:
-            self.say(f"error: {line}")
+            self.say(f"error: {clean(line)}")
 
     def progress(self, pages: int, endpoints: int) -> None:
         """A self-erasing progress line, only when a person is watching stderr."""

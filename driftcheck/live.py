@@ -99,6 +99,11 @@ def fetch_live(
         raise UsageError(
             "no API key: set PPIO_API_KEY (or use --live-file to read a saved list)"
         )
+    if not all(" " <= ch <= "~" for ch in settings.api_key):
+        raise UsageError(
+            "the API key holds a line break, control or non-ASCII character, which "
+            "an HTTP header cannot carry; check PPIO_API_KEY"
+        )
     url = base + LIST_PATH
     client = httpx.Client(
         headers={
@@ -181,8 +186,11 @@ def _get_page(
             response = client.get(url, params=params)
         except httpx.TimeoutException:
             reason = f"no answer within {settings.timeout:g}s"
+            advice = "Raise --timeout if the API is only slow"
         except httpx.TransportError as exc:
+            _raise_for_tls_failure(exc, url)
             reason = _transport_reason(exc)
+            advice = "Check the network and --api-url"
         else:
             status = response.status_code
             if debug is not None:
@@ -191,11 +199,13 @@ def _get_page(
                 return _json_body(response, url, page)
             _raise_for_final_status(response, url)
             reason = f"HTTP {status}"
+            advice = "Try again later"
             wait = _retry_after(response.headers.get("Retry-After"))
 
         if attempt == attempts:
+            tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
             raise ApiError(
-                f"{url}: giving up after {attempts} attempts on page {page}: {reason}"
+                f"{url}: giving up after {tries} on page {page}: {reason}. {advice}"
             )
         if wait is None:
             wait = random.uniform(
@@ -212,6 +222,21 @@ def _get_page(
         )
         time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raise_for_tls_failure(exc: BaseException, url: str) -> None:
+    """A certificate that fails verification fails the same way on every retry."""
+    import ssl
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            problem = clean(cause.verify_message or str(cause))
+            raise ApiError(
+                f"{url}: the server's TLS certificate cannot be verified ({problem}). "
+                "If a private CA signed it, pass that CA with --ca-bundle"
+            ) from None
+        cause = cause.__cause__ or cause.__context__
 
 
 def _transport_reason(exc: Exception) -> str:
@@ -284,9 +309,33 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def strict_json(data: bytes) -> Any:
+    """JSON as RFC 8259 has it: NaN, Infinity or a key given twice raise ValueError.
+
+    Python accepts all three; a report would then carry them on, or silently keep
+    the last of two `data` lists.
+    """
+    return json.loads(
+        data, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        result[key] = value
+    return result
+
+
 def _json_body(response: Any, url: str, page: int) -> Any:
     try:
-        return json.loads(response.content)
+        return strict_json(response.content)
     except ValueError:
         kind = clean(response.headers.get("Content-Type", "no content type"))
         raise ApiError(
@@ -315,7 +364,7 @@ def read_live_file(path: str) -> list[dict[str, Any]]:
     """The live list saved as the API's response object or as a plain JSON list."""
     try:
         with open(path, "rb") as handle:
-            body = json.load(handle)
+            body = strict_json(handle.read())
     except OSError as exc:
         raise LiveError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:

@@ -173,6 +173,9 @@ def parse(file: str, data: bytes) -> Iterator[Document]:
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
         message = f"YAML syntax error: {exc.problem or exc.context}"
+        if mark and _char_at(data, mark.line, mark.column) == "\t":
+            message += "" if "tab" in message else " (a tab)"
+            message += "; YAML indents with spaces only"
         raise YamlProblem(Problem(file, line, column, message)) from None
     except yaml.reader.ReaderError as exc:
         line, column = _line_and_column(data, exc.position)
@@ -187,6 +190,15 @@ def parse(file: str, data: bytes) -> Iterator[Document]:
         raise YamlProblem(Problem(file, None, None, f"YAML error: {exc}")) from None
     finally:
         loader.dispose()
+
+
+def _char_at(data: bytes, line: int, column: int) -> str:
+    """The character at a 0-based line and column, or "" past the end."""
+    lines = data.split(b"\n", line + 1)
+    if line >= len(lines):
+        return ""
+    text = lines[line].decode("utf-8", "replace")
+    return text[column] if 0 <= column < len(text) else ""
 
 
 def _line_and_column(data: bytes, position: int) -> tuple[int, int]:
