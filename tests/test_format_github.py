@@ -13,6 +13,7 @@ from driftcheck.model import (
     Difference,
     EndpointResult,
     Location,
+    Suppression,
     UnmanagedPolicy,
 )
 
@@ -186,6 +187,92 @@ def test_notice_stays_short_at_ten_errors() -> None:
     assert "at most" not in notice
 
 
+def ignored(difference: Difference, reason: str = "autoscaled") -> Difference:
+    difference.suppressed = Suppression(reason, "driftcheck.yaml:7")
+    return difference
+
+
+def unknown(path: str = "envs.HF_TOKEN", line: int = 20) -> Difference:
+    return Difference(path, "unknown", None, None, True, Location(SPEC, line))
+
+
+def settled(endpoint: EndpointResult) -> EndpointResult:
+    endpoint.settle()
+    return endpoint
+
+
+def test_suppressed_difference_gets_no_annotation_but_is_counted() -> None:
+    endpoint = settled(drifted(changed(), ignored(changed("image", 5), "pinned")))
+    lines = github([endpoint]).splitlines()
+
+    assert len(lines) == 2
+    assert lines[0].startswith("::error file=specs/api.yaml,line=12,")
+    assert "image" not in lines[0]
+    assert lines[1] == (
+        f"{NOTICE}1 declared: 0 in sync, 1 drifted, 0 missing; 0 unmanaged; "
+        "1 difference; 1 ignored difference. Drift found."
+    )
+
+
+def test_endpoint_whose_only_difference_is_suppressed_is_in_sync() -> None:
+    endpoint = settled(drifted(ignored(changed()), ignored(changed("image", 5))))
+    output = github([endpoint])
+
+    assert endpoint.state == "in_sync"
+    assert output == (
+        f"{NOTICE}1 declared: 1 in sync, 0 drifted, 0 missing; 0 unmanaged; "
+        "0 differences; 2 ignored differences. In sync.\n"
+    )
+
+
+def test_unknown_field_is_a_notice_at_its_line() -> None:
+    endpoint = settled(drifted(unknown(), name="chat", id="ep-3"))
+    lines = github([endpoint]).splitlines()
+
+    assert endpoint.state == "unknown"
+    assert lines == [
+        "::notice file=specs/api.yaml,line=20,title=unknown%3A chat envs.HF_TOKEN"
+        "::chat (ep-3): envs.HF_TOKEN was not compared: its live value was withheld "
+        "(redacted snapshot)",
+        f"{NOTICE}1 declared: 0 in sync, 0 drifted, 1 unknown, 0 missing; "
+        "0 unmanaged; 0 differences; 1 unknown field. No drift found, but unknown "
+        "endpoints could not be fully compared: the live list was a redacted "
+        "snapshot.",
+    ]
+
+
+def test_unknown_field_of_a_drifted_endpoint_follows_the_errors() -> None:
+    endpoint = settled(drifted(unknown(), changed(), ignored(unknown("envs.B", 21))))
+    lines = github([endpoint]).splitlines()
+
+    assert endpoint.state == "drifted"
+    assert [parse(line)[0] for line in lines] == ["error", "notice", "notice"]
+    assert parse(lines[1])[1]["line"] == "20"
+    assert "envs.B" not in "".join(lines[:2])
+    assert lines[2].endswith(
+        "; 1 difference; 1 unknown field; 1 ignored difference. Drift found."
+    )
+
+
+def test_unknown_notices_leave_room_for_the_summary() -> None:
+    fields = [unknown(f"envs.K{n}", n + 1) for n in range(9)]
+    lines = github([settled(drifted(*fields))]).splitlines()
+    assert len(lines) == 10
+    assert all(line.startswith("::notice file=") for line in lines[:9])
+
+    fields = [unknown(f"envs.K{n}", n + 1) for n in range(12)]
+    lines = github([settled(drifted(*fields))]).splitlines()
+    assert len(lines) == 10
+    assert all(line.startswith("::notice file=") for line in lines[:8])
+    assert lines[8] == (
+        "::notice title=unknown fields::4 more fields were not compared, their live "
+        "values withheld in a redacted snapshot: api (ep-1): envs.K8; "
+        "api (ep-1): envs.K9; api (ep-1): envs.K10; api (ep-1): envs.K11"
+    )
+    assert lines[9].startswith(NOTICE)
+    assert "12 unknown fields" in lines[9]
+
+
 def test_escaping_is_exactly_the_toolkits() -> None:
     assert escape_data("100% a\r\nb: c, d") == "100%25 a%0D%0Ab: c, d"
     assert escape_property("100% a\r\nb: c, d") == "100%25 a%0D%0Ab%3A c%2C d"
@@ -250,6 +337,22 @@ def test_hostile_text_never_starts_a_command(
     assert lines[3].startswith(NOTICE)
     assert "\r" not in output
     assert output.count("\n") == 4
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_in_unknown_fields_never_starts_a_command(text: str) -> None:
+    fields = [
+        Difference(text, "unknown", None, None, True, Location(text, n + 1))
+        for n in range(12)
+    ]
+    endpoint = settled(drifted(*fields, name=text, id=text))
+    endpoint.differences.append(ignored(changed(), text))
+    output = github([endpoint])
+
+    assert len(output.splitlines()) == 10
+    assert all(line.startswith("::notice ") for line in output.splitlines())
+    assert "\r" not in output
+    assert output.count("\n") == 10
 
 
 def test_end_to_end_on_the_examples(run_cli: RunCli) -> None:

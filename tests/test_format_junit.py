@@ -11,7 +11,13 @@ import xmlschema
 
 from driftcheck.formats import ReportOptions, render
 from driftcheck.formats.junit import to_element
-from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+from driftcheck.model import (
+    CheckResult,
+    Difference,
+    EndpointResult,
+    Location,
+    Suppression,
+)
 
 from .conftest import RunCli
 
@@ -186,6 +192,120 @@ def test_in_sync_passes(schema: xmlschema.XMLSchema10) -> None:
     (case,) = suite
     assert (case.get("classname"), case.get("name")) == ("a.yaml", "ok")
     assert list(case) == []
+
+
+def settled(*differences: Difference, name: str = "api") -> EndpointResult:
+    endpoint = EndpointResult(name, "ep-1", "drifted", Location("a.yaml", 1))
+    endpoint.differences = list(differences)
+    endpoint.settle()
+    return endpoint
+
+
+def changed(path: str = "image", line: int = 5) -> Difference:
+    return Difference(path, "changed", "v1", "v2", False, Location("a.yaml", line))
+
+
+def ignored(difference: Difference, reason: str = "pinned by ops") -> Difference:
+    difference.suppressed = Suppression(reason, "driftcheck.yaml:7")
+    return difference
+
+
+def unknown(path: str = "envs.HF_TOKEN", line: int = 12) -> Difference:
+    return Difference(path, "unknown", None, None, True, Location("a.yaml", line))
+
+
+def suite_of(schema: xmlschema.XMLSchema10, *endpoints: EndpointResult) -> ET.Element:
+    text = render("junit", CheckResult(list(endpoints)), ReportOptions())
+    return parse(schema, text)[0]
+
+
+def test_suppressed_difference_does_not_fail_and_is_listed(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    endpoint = settled(changed("worker_config.max_replicas", 9), ignored(changed()))
+    suite = suite_of(schema, endpoint)
+
+    assert suite.get("failures") == "1"
+    (case,) = suite
+    assert [child.tag for child in case] == ["failure", "system-out"]
+    failure, out = case
+    assert failure.get("message") == "1 field differs from the spec"
+    assert (
+        failure.text == 'worker_config.max_replicas: declared "v1", live "v2" (line 9)'
+    )
+    assert out.text == (
+        'ignored: image: declared "v1", live "v2" (line 5); pinned by ops '
+        "(driftcheck.yaml:7)"
+    )
+
+
+def test_endpoint_whose_only_difference_is_suppressed_passes(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    endpoint = settled(ignored(changed()))
+    suite = suite_of(schema, endpoint)
+
+    assert endpoint.state == "in_sync"
+    assert suite.get("failures") == "0"
+    assert suite.get("skipped") == "0"
+    (case,) = suite
+    assert [child.tag for child in case] == ["system-out"]
+    assert "pinned by ops (driftcheck.yaml:7)" in (case[0].text or "")
+
+
+def test_unknown_endpoint_is_skipped(schema: xmlschema.XMLSchema10) -> None:
+    endpoint = settled(unknown(), unknown("envs.B", 13))
+    suite = suite_of(schema, endpoint)
+
+    assert endpoint.state == "unknown"
+    assert suite.get("failures") == "0"
+    assert suite.get("skipped") == "1"
+    (case,) = suite
+    (skipped,) = case
+    assert skipped.tag == "skipped"
+    assert skipped.get("message") == (
+        "not fully compared: a redacted snapshot withheld the live values of 2 fields"
+    )
+    assert (skipped.text or "").splitlines() == [
+        "envs.HF_TOKEN: live value withheld in a redacted snapshot, not compared "
+        "(line 12)",
+        "envs.B: live value withheld in a redacted snapshot, not compared (line 13)",
+    ]
+
+
+def test_unknown_field_of_a_drifted_endpoint_goes_to_system_out(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    endpoint = settled(unknown(), changed(), ignored(changed("ports", 8)))
+    (case,) = suite_of(schema, endpoint)
+
+    assert [child.tag for child in case] == ["failure", "system-out"]
+    assert case[0].get("message") == "1 field differs from the spec"
+    assert (case[1].text or "").splitlines() == [
+        "envs.HF_TOKEN: live value withheld in a redacted snapshot, not compared "
+        "(line 12)",
+        'ignored: ports: declared "v1", live "v2" (line 8); pinned by ops '
+        "(driftcheck.yaml:7)",
+    ]
+
+
+def test_ignored_secret_and_hostile_reason_stay_safe(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    secret = Difference("envs.KEY", "changed", "s3cr3t", "s3cr3t-2", True)
+    endpoint = settled(ignored(secret, NASTY), name=NASTY)
+    text = render("junit", CheckResult([endpoint]), ReportOptions())
+
+    (case,) = parse(schema, text)[0]
+    assert "s3cr3t" not in text
+    assert all(ch.isprintable() or ch in {"\t", "\n"} for ch in text)
+    out = case.find("system-out")
+    assert out is not None
+    visible = "a]]>b<c>&d\\x1be[0m\\x00f\\u202eg\\nh\\ud800\\x0d"
+    assert out.text == (
+        "ignored: envs.KEY: the values differ (withheld: sensitive); "
+        f"{visible} (driftcheck.yaml:7)"
+    )
 
 
 def test_timestamp_is_utc_without_zone(schema: xmlschema.XMLSchema10) -> None:

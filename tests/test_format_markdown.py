@@ -14,6 +14,7 @@ from driftcheck.model import (
     Difference,
     EndpointResult,
     Location,
+    Suppression,
     UnmanagedPolicy,
 )
 
@@ -206,6 +207,143 @@ def test_in_sync_endpoints_fold_into_details() -> None:
     assert "<details>" not in markdown([drifted(changed())])
 
 
+def ignored(
+    difference: Difference, reason: str = "scaled by the autoscaler"
+) -> Difference:
+    difference.suppressed = Suppression(reason, "driftcheck.yaml:7")
+    return difference
+
+
+def unknown(path: str = "envs.HF_TOKEN", line: int = 20) -> Difference:
+    return Difference(path, "unknown", None, None, True, Location(SPEC, line))
+
+
+def settled(endpoint: EndpointResult) -> EndpointResult:
+    endpoint.settle()
+    return endpoint
+
+
+SUPPRESSED_HEAD = "| endpoint | path | declared | live | line | reason | rule |"
+
+
+def test_suppressed_difference_is_listed_with_its_rule_but_not_counted() -> None:
+    image = Difference("image", "changed", "v1", "v2", source=Location(SPEC, 5))
+    endpoint = settled(drifted(changed(), ignored(image)))
+    report = markdown([endpoint, in_sync()])
+    lines = report.splitlines()
+
+    assert lines[2:5] == [
+        "| declared | in sync | drifted | missing | unmanaged | coverage "
+        "| ignored differences |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 2 | 1 | 1 | 0 | 0 | 100% | 1 |",
+    ]
+    assert lines[6] == (
+        "**Drift found:** 1 drifted (1 difference). 1 ignored difference does not "
+        "count."
+    )
+    start = lines.index("### Drifted: <code>api</code> (<code>ep-1</code>)")
+    assert lines[start + 4 : start + 9] == [
+        "Also 1 ignored difference, listed under *Suppressed differences*.",
+        "",
+        TABLE_HEAD,
+        "| --- | --- | --- | --- |",
+        "| <code>worker&#95;config.max&#95;replicas</code> | <code>3</code> "
+        "| <code>6</code> | [12](specs/api.yaml#L12) |",
+    ]
+    assert lines[start + 9] == ""
+    assert (
+        "### Suppressed differences\n\n"
+        "1 difference matched an ignore rule: shown here, but not counted as drift."
+        f"\n\n{SUPPRESSED_HEAD}\n"
+        "| --- | --- | --- | --- | --- | --- | --- |\n"
+        "| <code>api</code> (<code>ep-1</code>) | <code>image</code> "
+        '| <code>"v1"</code> | <code>"v2"</code> | [5](specs/api.yaml#L5) '
+        "| <code>scaled by the autoscaler</code> "
+        "| [`driftcheck.yaml:7`](driftcheck.yaml#L7) |\n"
+    ) in report
+
+
+def test_endpoint_whose_only_difference_is_ignored_is_in_sync() -> None:
+    endpoint = settled(drifted(ignored(changed())))
+    report = markdown([endpoint])
+
+    assert endpoint.state == "in_sync"
+    assert report.splitlines()[4] == "| 1 | 1 | 0 | 0 | 0 | 100% | 1 |"
+    assert (
+        "\n**In sync:** 1 declared endpoint matches live. 1 ignored difference does "
+        "not count.\n"
+    ) in report
+    assert "### Drifted" not in report
+    (row,) = rows(report)
+    assert row.startswith("| <code>api</code> (<code>ep-1</code>) | <code>worker")
+    assert report.endswith(
+        "<details><summary>1 in sync</summary>\n\n"
+        "- <code>api</code> (<code>ep-1</code>), "
+        "[`specs/api.yaml:4`](specs/api.yaml#L4) (1 ignored difference)\n"
+        "\n</details>\n"
+    )
+    assert report.index("### Suppressed differences") < report.index("<details>")
+
+
+def test_ignored_secret_stays_redacted_and_rule_from_the_command_line() -> None:
+    secret = Difference("envs.TOKEN", "changed", "hf_a", "hf_b", redacted=True)
+    secret.suppressed = Suppression("--ignore on the command line", "--ignore")
+    report = markdown([settled(drifted(secret))])
+
+    assert "hf" not in report
+    (row,) = rows(report)
+    assert row == (
+        "| <code>api</code> (<code>ep-1</code>) | <code>envs.TOKEN</code> "
+        "| *(redacted)* | *(redacted)* | - "
+        "| <code>--ignore on the command line</code> | <code>--ignore</code> |"
+    )
+
+
+def test_unknown_endpoint_has_its_own_section_and_no_drift_verdict() -> None:
+    endpoint = settled(drifted(unknown(), name="chat", id="ep-3"))
+    report = markdown([endpoint, in_sync()])
+    lines = report.splitlines()
+
+    assert endpoint.state == "unknown"
+    assert lines[2:5] == [
+        "| declared | in sync | drifted | unknown | missing | unmanaged | coverage |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 2 | 1 | 0 | 1 | 0 | 0 | 100% |",
+    ]
+    assert lines[6] == (
+        "**No drift found:** 1 of 2 declared endpoints matches live. 1 unknown "
+        "endpoint could not be fully compared: the live list was a redacted "
+        "snapshot, which withholds secret values."
+    )
+    assert "In sync:" not in report
+    assert (
+        "### Unknown: <code>chat</code> (<code>ep-3</code>)\n\n"
+        "Spec: [`specs/api.yaml:4`](specs/api.yaml#L4)\n\n"
+        "Not fully compared: the live list was a redacted snapshot, which withholds "
+        "the live values below. A check against the API compares them.\n\n"
+        f"{TABLE_HEAD}\n| --- | --- | --- | --- |\n"
+        "| <code>envs.HF&#95;TOKEN</code> | *(redacted)* "
+        "| *unknown (withheld in snapshot)* | [20](specs/api.yaml#L20) |\n"
+    ) in report
+    assert "### Drifted" not in report
+
+
+def test_unknown_difference_of_a_drifted_endpoint_shows_in_its_table() -> None:
+    mode = Difference("envs.MODE", "unknown", "fast", None, source=Location(SPEC, 9))
+    endpoint = settled(drifted(changed(), mode))
+    report = markdown([endpoint])
+
+    assert endpoint.state == "drifted"
+    assert "**Drift found:** 1 drifted (1 difference).\n" in report
+    assert rows(report)[1] == (
+        '| <code>envs.MODE</code> | <code>"fast"</code> '
+        "| *unknown (withheld in snapshot)* | [9](specs/api.yaml#L9) |"
+    )
+    assert "### Unknown" not in report
+    assert "unknown |" not in report.splitlines()[2]
+
+
 HOSTILE = [
     "a|b",
     "<script>alert(1)</script>",
@@ -243,6 +381,43 @@ def test_hostile_text_stays_inside_its_cell(text: str) -> None:
     heading = next(line for line in report.splitlines() if line.startswith("###"))
     assert heading.count("<code>") == 2
     assert "<" not in heading.replace("<code>", "").replace("</code>", "")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_ignore_reason_and_rule_stay_inside_their_cells(text: str) -> None:
+    difference = changed()
+    difference.suppressed = Suppression(text, text)
+    report = markdown([settled(drifted(difference))])
+
+    (row,) = rows(report)
+    assert row.count("|") == 8
+    assert "<script" not in report
+    assert "<img" not in report
+    assert "\r" not in report
+    reason, rule = row.removesuffix(" |").split(" | ")[-2:]
+    assert reason == rule
+    assert reason.startswith("<code>")
+    assert reason.endswith("</code>")
+    assert reason.count("<code>") == 1
+    assert "`" not in reason
+    assert "[" not in reason
+
+
+def test_ignore_reason_cannot_mention_anyone() -> None:
+    difference = changed()
+    difference.suppressed = Suppression("ask @octocat, see #12", "--ignore")
+    (row,) = rows(markdown([settled(drifted(difference))]))
+    assert "| <code>ask @octocat, see &#35;12</code> |" in row
+
+
+def test_ignore_rule_at_a_hostile_file_name_links_inertly() -> None:
+    difference = changed()
+    difference.suppressed = Suppression("why", "x](javascript:alert(1)).yaml:3")
+    (row,) = rows(markdown([settled(drifted(difference))]))
+    assert row.endswith(
+        "| [<code>x&#93;(javascript:alert(1)).yaml:3</code>]"
+        "(x%5D%28javascript%3Aalert%281%29%29.yaml#L3) |"
+    )
 
 
 def test_hostile_file_names_cannot_make_a_link_of_their_own() -> None:

@@ -20,7 +20,13 @@ from driftcheck.formats.sarif import (
     repository_root,
     to_document,
 )
-from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+from driftcheck.model import (
+    CheckResult,
+    Difference,
+    EndpointResult,
+    Location,
+    Suppression,
+)
 
 from .conftest import RunCli
 
@@ -315,6 +321,122 @@ def test_in_sync_has_empty_results(validator: Draft4Validator, root: Path) -> No
     assert_valid(validator, document)
     assert document["runs"][0]["results"] == []
     assert "invocations" not in document["runs"][0]
+
+
+# --- suppressed and unknown ----------------------------------------------------------
+
+
+def one_endpoint(*differences: Difference) -> CheckResult:
+    endpoint = EndpointResult("e", "ep-1", "drifted", Location("a.yaml", 1))
+    endpoint.differences = list(differences)
+    endpoint.settle()
+    return CheckResult([endpoint])
+
+
+def results_of(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = document["runs"][0]["results"]
+    return found
+
+
+def test_suppressed_difference_is_a_dismissed_result(
+    validator: Draft4Validator, root: Path
+) -> None:
+    image = Difference("image", "changed", "v1", "v2", False, Location("a.yaml", 5))
+    image.suppressed = Suppression("pinned by the platform team", "driftcheck.yaml:7")
+    replicas = Difference("worker_config.max_replicas", "changed", 3, 6)
+    document = to_document(one_endpoint(image, replicas), root)
+
+    assert_valid(validator, document)
+    assert_code_scanning_ready(document)
+    ignored, counted = results_of(document)
+    assert ignored["suppressions"] == [
+        {
+            "kind": "external",
+            "justification": "pinned by the platform team (driftcheck.yaml:7)",
+        }
+    ]
+    assert "suppressions" not in counted
+    assert ignored["ruleId"] == "DC001"
+    assert ignored["level"] == "error"
+    region = ignored["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 5}
+
+
+def test_endpoint_whose_only_difference_is_suppressed_keeps_its_result(
+    validator: Draft4Validator, root: Path
+) -> None:
+    ports = Difference("ports", "missing", [80], None, False, Location("a.yaml", 4))
+    ports.suppressed = Suppression("ports move", "--ignore")
+    result = one_endpoint(ports)
+    document = to_document(result, root)
+
+    assert result.endpoints[0].state == "in_sync"
+    assert_valid(validator, document)
+    (found,) = results_of(document)
+    assert found["ruleId"] == "DC002"
+    assert found["suppressions"] == [
+        {"kind": "external", "justification": "ports move (--ignore)"}
+    ]
+
+
+def test_suppression_keeps_the_fingerprint(root: Path) -> None:
+    plain = Difference("image", "changed", "v1", "v2", False, Location("a.yaml", 5))
+    ignored = Difference("image", "changed", "v1", "v2", False, Location("a.yaml", 5))
+    ignored.suppressed = Suppression("why", "--ignore")
+
+    assert print_of(one_endpoint(ignored), root) == print_of(one_endpoint(plain), root)
+    assert print_of(one_endpoint(plain), root) == fingerprint("DC001", "e", "image")
+
+
+def test_suppressed_secret_and_hostile_reason_stay_safe(
+    validator: Draft4Validator, root: Path
+) -> None:
+    token = Difference("envs.TOKEN", "changed", "s3cr3t-d", "s3cr3t-l", True)
+    token.suppressed = Suppression(NASTY, f"{NASTY}.yaml:3")
+    text = json.dumps(to_document(one_endpoint(token), root))
+
+    document = json.loads(text)
+    assert_valid(validator, document)
+    assert "s3cr3t" not in text
+    assert all(text.isprintable() for text in strings(document))
+    (found,) = results_of(document)
+    justification = found["suppressions"][0]["justification"]
+    assert justification.startswith("a]]>b<c>&d\\x1be[0m\\x00f")
+
+
+def test_unknown_difference_is_a_note_with_its_own_rule(
+    validator: Draft4Validator, root: Path
+) -> None:
+    token = Difference("envs.HF_TOKEN", "unknown", None, None, True)
+    token.source = Location("a.yaml", 12)
+    result = one_endpoint(token)
+    document = to_document(result, root)
+
+    assert result.endpoints[0].state == "unknown"
+    assert_valid(validator, document)
+    assert_code_scanning_ready(document)
+    (found,) = results_of(document)
+    assert found["ruleId"] == "DC006"
+    assert found["level"] == "note"
+    assert "suppressions" not in found
+    assert found["message"]["text"] == (
+        "e (ep-1): envs.HF_TOKEN was not compared: its live value was withheld in a "
+        "redacted snapshot"
+    )
+    assert found["partialFingerprints"][FINGERPRINT_KEY] == fingerprint(
+        "DC006", "e", "envs.HF_TOKEN"
+    )
+    rule = document["runs"][0]["tool"]["driver"]["rules"][found["ruleIndex"]]
+    assert rule["name"] == "FieldUnknown"
+    assert rule["defaultConfiguration"] == {"level": "note"}
+    assert "redacted snapshot" in rule["fullDescription"]["text"]
+    assert "not a snapshot" in rule["help"]["text"]
+
+
+def test_existing_rules_keep_their_index() -> None:
+    document = to_document(CheckResult([]), Path("."))
+    rules = [rule["id"] for rule in document["runs"][0]["tool"]["driver"]["rules"]]
+    assert rules == ["DC001", "DC002", "DC003", "DC004", "DC005", "DC006"]
 
 
 # --- fingerprints --------------------------------------------------------------------

@@ -1,5 +1,10 @@
 """GitHub Actions workflow commands: one annotation per problem, then a summary notice.
 
+Differences and missing endpoints are errors, unmanaged endpoints warnings (errors
+under --unmanaged fail), fields a redacted snapshot withheld notices. A difference an
+ignore rule matched gets no annotation; the summary counts it, and the job summary
+lists it.
+
 Every piece of text is escaped the way the Actions toolkit escapes it, so nothing a
 spec or the API holds can end a command early or start one of its own.
 """
@@ -12,7 +17,7 @@ from driftcheck.formats import ReportOptions
 from driftcheck.model import CheckResult, Difference, EndpointResult, Location
 from driftcheck.textsafe import clean, show_value
 
-# GitHub shows this many error (and as many warning) annotations per step.
+# GitHub shows this many annotations of each kind (error, warning, notice) a step.
 ANNOTATION_LIMIT = 10
 
 _LINE_BREAK = re.compile(r"(\r|\n)")
@@ -24,11 +29,12 @@ def render(result: CheckResult, options: ReportOptions) -> str:
 
     for endpoint in result.endpoints:
         if endpoint.state == "drifted":
-            lines.extend(_drift(endpoint, d) for d in endpoint.differences)
+            lines.extend(_drift(endpoint, d) for d in endpoint.differences if d.counts)
         elif endpoint.state == "missing":
             lines.append(_missing(endpoint))
         elif endpoint.state == "unmanaged":
             lines.append(_unmanaged(endpoint, failing))
+    lines.extend(_unknown_notices(_unknown_fields(result)))
 
     lines.append(_summary(result, lines))
     return "\n".join(lines) + "\n"
@@ -81,7 +87,44 @@ def _drift(endpoint: EndpointResult, difference: Difference) -> str:
     return command("error", {**where, "title": title}, message)
 
 
+def _unknown_fields(result: CheckResult) -> list[tuple[EndpointResult, Difference]]:
+    return [
+        (endpoint, difference)
+        for endpoint in result.endpoints
+        for difference in endpoint.differences
+        if difference.kind == "unknown" and difference.suppressed is None
+    ]
+
+
+def _unknown_notices(found: list[tuple[EndpointResult, Difference]]) -> list[str]:
+    """A notice per unknown field, leaving one of the ten for the summary notice.
+
+    Past that, the fields that do not fit share one notice, so none is left out of
+    the log and the summary stays on the run's page.
+    """
+    if len(found) < ANNOTATION_LIMIT:
+        return [_unknown(endpoint, difference) for endpoint, difference in found]
+
+    shown, rest = found[: ANNOTATION_LIMIT - 2], found[ANNOTATION_LIMIT - 2 :]
+    fields = "; ".join(f"{_label(e)}: {d.path}" for e, d in rest)
+    message = (
+        f"{len(rest)} more fields were not compared, their live values withheld in "
+        f"a redacted snapshot: {fields}"
+    )
+    folded = command("notice", {"title": "unknown fields"}, message)
+    return [*(_unknown(e, d) for e, d in shown), folded]
+
+
+def _unknown(endpoint: EndpointResult, difference: Difference) -> str:
+    where = _where(difference.source or endpoint.source)
+    title = f"unknown: {endpoint.name} {difference.path}"
+    message = f"{_label(endpoint)}: {difference.path} {_describe(difference)}"
+    return command("notice", {**where, "title": title}, message)
+
+
 def _describe(difference: Difference) -> str:
+    if difference.kind == "unknown":
+        return "was not compared: its live value was withheld (redacted snapshot)"
     if difference.redacted:
         return {
             "changed": "differs between declared and live (value redacted)",
@@ -115,16 +158,32 @@ def _unmanaged(endpoint: EndpointResult, failing: bool) -> str:
 def _summary(result: CheckResult, annotations: list[str]) -> str:
     summary = result.summary
     errors = sum(line.startswith("::error") for line in annotations)
-    warnings = len(annotations) - errors
-    differences = sum(len(e.differences) for e in result.endpoints)
+    warnings = sum(line.startswith("::warning") for line in annotations)
+    differences = sum(d.counts for e in result.endpoints for d in e.differences)
+    unknown_fields = len(_unknown_fields(result))
     text = (
         f"{summary.declared} declared: {summary.in_sync} in sync, "
-        f"{summary.drifted} drifted, {summary.missing} missing"
+        f"{summary.drifted} drifted, "
     )
+    if summary.unknown:
+        text += f"{summary.unknown} unknown, "
+    text += f"{summary.missing} missing"
     if result.unmanaged_policy != "ignore":
         text += f"; {summary.unmanaged} unmanaged"
-    text += f"; {differences} difference{'s' if differences != 1 else ''}. "
-    text += "Drift found." if result.exit_code() else "In sync."
+    text += f"; {_count(differences, 'difference')}"
+    if unknown_fields:
+        text += f"; {_count(unknown_fields, 'unknown field')}"
+    if summary.ignored:
+        text += f"; {_count(summary.ignored, 'ignored difference')}"
+    if result.exit_code():
+        text += ". Drift found."
+    elif summary.unknown:
+        text += (
+            ". No drift found, but unknown endpoints could not be fully compared: "
+            "the live list was a redacted snapshot."
+        )
+    else:
+        text += ". In sync."
     if max(errors, warnings) > ANNOTATION_LIMIT:
         text += (
             f" GitHub shows at most {ANNOTATION_LIMIT} error and {ANNOTATION_LIMIT} "
@@ -132,3 +191,7 @@ def _summary(result: CheckResult, annotations: list[str]) -> str:
             f"{warnings} warnings, all in this step's log and the job summary."
         )
     return command("notice", {"title": "driftcheck summary"}, text)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

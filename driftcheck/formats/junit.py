@@ -1,8 +1,11 @@
 """The JUnit XML report, in the shape of Jenkins' junit-10 schema.
 
 One test case per declared endpoint, named by the endpoint and classed by its spec
-file: in sync passes, drifted and missing fail. Unmanaged endpoints are test cases of
-class "live", skipped under --unmanaged warn and failing under --unmanaged fail.
+file: in sync passes, drifted and missing fail, and unknown (a redacted snapshot
+withheld live values it declares) is skipped. Differences an ignore rule matched never
+fail a case; they are listed, with the rule's reason, in its <system-out>. Unmanaged
+endpoints are test cases of class "live", skipped under --unmanaged warn and failing
+under --unmanaged fail.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from driftcheck.formats import ReportOptions
-from driftcheck.model import CheckResult, Difference, EndpointResult
+from driftcheck.model import CheckResult, Difference, EndpointResult, Suppression
 from driftcheck.textsafe import clean, show_value
 
 SUITE_NAME = "driftcheck"
@@ -59,14 +62,24 @@ def _case(endpoint: EndpointResult, result: CheckResult) -> ET.Element:
     case = ET.Element(
         "testcase", {"name": clean(endpoint.name), "classname": classname, "time": "0"}
     )
+    unknown = [_line(d) for d in endpoint.differences if _unknown(d)]
 
     if endpoint.state == "drifted":
-        count = len(endpoint.differences)
+        counted = [d for d in endpoint.differences if d.counts]
+        count = len(counted)
         fields = "1 field differs" if count == 1 else f"{count} fields differ"
         failure = ET.SubElement(
             case, "failure", {"message": f"{fields} from the spec", "type": "drift"}
         )
-        failure.text = "\n".join(_line(d) for d in endpoint.differences)
+        failure.text = "\n".join(_line(d) for d in counted)
+    elif endpoint.state == "unknown":
+        fields = "1 field" if len(unknown) == 1 else f"{len(unknown)} fields"
+        values = "value" if len(unknown) == 1 else "values"
+        message = (
+            f"not fully compared: a redacted snapshot withheld the live {values} of "
+            f"{fields}"
+        )
+        ET.SubElement(case, "skipped", {"message": message}).text = "\n".join(unknown)
     elif endpoint.state == "missing":
         ET.SubElement(
             case,
@@ -81,12 +94,32 @@ def _case(endpoint: EndpointResult, result: CheckResult) -> ET.Element:
             ).text = message
         else:
             ET.SubElement(case, "skipped", {"message": message})
+
+    # What did not decide the case: ignored differences, unknown fields if drifted.
+    notes = [_ignored(d, d.suppressed) for d in endpoint.differences if d.suppressed]
+    if endpoint.state == "drifted":
+        notes = unknown + notes
+    if notes:
+        ET.SubElement(case, "system-out").text = "\n".join(notes)
     return case
+
+
+def _unknown(difference: Difference) -> bool:
+    return difference.kind == "unknown" and difference.suppressed is None
+
+
+def _ignored(difference: Difference, suppression: Suppression) -> str:
+    reason = clean(suppression.reason)
+    return f"ignored: {_line(difference)}; {reason} ({clean(suppression.rule)})"
 
 
 def _line(difference: Difference) -> str:
     where = f" (line {difference.source.line})" if difference.source else ""
     path = clean(difference.path)
+    if difference.kind == "unknown":
+        return (
+            f"{path}: live value withheld in a redacted snapshot, not compared{where}"
+        )
     if difference.redacted:
         return f"{path}: {_WITHHELD[difference.kind]}{where}"
     declared = show_value(difference.declared)

@@ -1,7 +1,7 @@
 """The Markdown report, for pull-request comments, issues and job summaries.
 
-Every name and value from a spec or the API is escaped on the way in, so none can
-break a table, start a link, ping someone or inject HTML.
+Every name and value from a spec, the config or the API is escaped on the way in, so
+none can break a table, start a link, ping someone or inject HTML.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from driftcheck.formats import ReportOptions
-from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+from driftcheck.model import (
+    CheckResult,
+    Difference,
+    EndpointResult,
+    Location,
+    Suppression,
+)
 from driftcheck.repo import relative_to_root, repository_root
 from driftcheck.textsafe import clean, show_value
 
@@ -43,6 +49,11 @@ _ESCAPES = str.maketrans(
     }
 )
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9._/-]+")
+_TABLE_HEAD = "| path | declared | live | line |\n| --- | --- | --- | --- |\n"
+_SUPPRESSED_HEAD = (
+    "| endpoint | path | declared | live | line | reason | rule |\n"
+    "| --- | --- | --- | --- | --- | --- | --- |\n"
+)
 
 
 @dataclass
@@ -98,6 +109,15 @@ def render(result: CheckResult, options: ReportOptions) -> str:
     unmanaged = [e for e in result.endpoints if e.state == "unmanaged"]
     if unmanaged:
         blocks.append(_unmanaged(unmanaged, result.unmanaged_policy == "fail"))
+    blocks.extend(_unknown(e, links) for e in result.endpoints if e.state == "unknown")
+    suppressed = [
+        (e, d, d.suppressed)
+        for e in result.endpoints
+        for d in e.differences
+        if d.suppressed is not None
+    ]
+    if suppressed:
+        blocks.append(_suppressed(suppressed, links))
     in_sync = [e for e in result.endpoints if e.state == "in_sync"]
     if in_sync:
         blocks.append(_in_sync(in_sync, links))
@@ -130,12 +150,23 @@ def _header(result: CheckResult) -> str:
     ignored = result.unmanaged_policy == "ignore"
     unmanaged = "not checked" if ignored else str(summary.unmanaged)
     coverage = "n/a" if ignored else _coverage(summary.declared, summary.unmanaged)
+    # Columns for unknown endpoints and ignored differences only when there are any.
+    columns = [
+        ("declared", str(summary.declared)),
+        ("in sync", str(summary.in_sync)),
+        ("drifted", str(summary.drifted)),
+        ("unknown", str(summary.unknown) if summary.unknown else ""),
+        ("missing", str(summary.missing)),
+        ("unmanaged", unmanaged),
+        ("coverage", coverage),
+        ("ignored differences", str(summary.ignored) if summary.ignored else ""),
+    ]
+    shown = [(name, value) for name, value in columns if value]
     return (
         "## driftcheck report\n\n"
-        "| declared | in sync | drifted | missing | unmanaged | coverage |\n"
-        "| ---: | ---: | ---: | ---: | ---: | ---: |\n"
-        f"| {summary.declared} | {summary.in_sync} | {summary.drifted} "
-        f"| {summary.missing} | {unmanaged} | {coverage} |\n\n"
+        f"| {' | '.join(name for name, _ in shown)} |\n"
+        f"|{' ---: |' * len(shown)}\n"
+        f"| {' | '.join(value for _, value in shown)} |\n\n"
         f"{_verdict(result)}\n\n"
     )
 
@@ -151,25 +182,50 @@ def _coverage(declared: int, unmanaged: int) -> str:
 
 def _verdict(result: CheckResult) -> str:
     summary = result.summary
-    if result.exit_code() == 0:
+    failing = result.exit_code() != 0
+    if not failing and summary.unknown:
+        matching = (
+            f"{summary.in_sync} of {_count(summary.declared, 'declared endpoint')}"
+        )
+        verb = "matches" if summary.in_sync == 1 else "match"
+        text = f"**No drift found:** {matching} {verb} live."
+    elif not failing:
         declared = _count(summary.declared, "declared endpoint")
         verb = "matches" if summary.declared == 1 else "match"
         text = f"**In sync:** {declared} {verb} live."
-        if summary.unmanaged:
-            unmanaged = _count(summary.unmanaged, "unmanaged endpoint")
-            verb = "does" if summary.unmanaged == 1 else "do"
-            text += f" {unmanaged} {verb} not fail the run."
-        return text
+    else:
+        text = f"**Drift found:** {', '.join(_failures(result))}."
 
+    if summary.unknown:
+        unknown = _count(summary.unknown, "unknown endpoint")
+        text += (
+            f" {unknown} could not be fully compared: the live list was a redacted "
+            "snapshot, which withholds secret values."
+        )
+    if summary.unmanaged and not failing:
+        unmanaged = _count(summary.unmanaged, "unmanaged endpoint")
+        text += f" {unmanaged} {_does(summary.unmanaged)} not fail the run."
+    if summary.ignored:
+        ignored = _count(summary.ignored, "ignored difference")
+        text += f" {ignored} {_does(summary.ignored)} not count."
+    return text
+
+
+def _failures(result: CheckResult) -> list[str]:
+    summary = result.summary
     parts = []
     if summary.drifted:
-        differences = sum(len(e.differences) for e in result.endpoints)
-        parts.append(f"{summary.drifted} drifted ({_count(differences, 'difference')})")
+        counted = sum(d.counts for e in result.endpoints for d in e.differences)
+        parts.append(f"{summary.drifted} drifted ({_count(counted, 'difference')})")
     if summary.missing:
         parts.append(f"{summary.missing} missing")
     if summary.unmanaged and result.unmanaged_policy == "fail":
         parts.append(f"{summary.unmanaged} unmanaged (`--unmanaged fail`)")
-    return f"**Drift found:** {', '.join(parts)}."
+    return parts
+
+
+def _does(number: int) -> str:
+    return "does" if number == 1 else "do"
 
 
 def _count(number: int, noun: str) -> str:
@@ -177,16 +233,34 @@ def _count(number: int, noun: str) -> str:
 
 
 def _drifted(endpoint: EndpointResult, links: _Links) -> _Block:
-    spec = f"Spec: {links.link(endpoint.source)}\n\n" if endpoint.source else ""
-    head = (
-        f"### Drifted: {_name(endpoint)}\n\n{spec}"
-        "| path | declared | live | line |\n| --- | --- | --- | --- |\n"
+    return _compared(f"Drifted: {_name(endpoint)}", "", endpoint, links)
+
+
+def _unknown(endpoint: EndpointResult, links: _Links) -> _Block:
+    note = (
+        "Not fully compared: the live list was a redacted snapshot, which withholds "
+        "the live values below. A check against the API compares them.\n\n"
     )
-    rows = [_Piece(_row(d, links), differences=1) for d in endpoint.differences]
+    return _compared(f"Unknown: {_name(endpoint)}", note, endpoint, links)
+
+
+def _compared(title: str, note: str, endpoint: EndpointResult, links: _Links) -> _Block:
+    """A section for a compared endpoint: its differences that count or are unknown."""
+    spec = f"Spec: {links.link(endpoint.source)}\n\n" if endpoint.source else ""
+    shown = [d for d in endpoint.differences if d.suppressed is None]
+    ignored = len(endpoint.differences) - len(shown)
+    if ignored:
+        note += (
+            f"Also {_count(ignored, 'ignored difference')}, listed under "
+            "*Suppressed differences*.\n\n"
+        )
+    head = f"### {title}\n\n{spec}{note}{_TABLE_HEAD}"
+    rows = [_Piece(_row(_cells(d, links)), differences=1) for d in shown]
     return _Block(_Piece(head, endpoints=1), rows)
 
 
-def _row(difference: Difference, links: _Links) -> str:
+def _cells(difference: Difference, links: _Links) -> list[str]:
+    """Path, declared, live and line of a difference, as table cells."""
     declared, live = _value(difference.declared), _value(difference.live)
     if difference.redacted:
         declared = live = "*(redacted)*"
@@ -194,10 +268,16 @@ def _row(difference: Difference, links: _Links) -> str:
         live = "*(absent)*"
     elif difference.kind == "extra":
         declared = "*(not declared)*"
+    elif difference.kind == "unknown":
+        live = "*unknown (withheld in snapshot)*"
 
     source = difference.source
     line = f"[{source.line}]({links.target(source)})" if source else "-"
-    return f"| {_code(_shorten(difference.path))} | {declared} | {live} | {line} |\n"
+    return [_code(_shorten(difference.path)), declared, live, line]
+
+
+def _row(cells: list[str]) -> str:
+    return f"| {' | '.join(cells)} |\n"
 
 
 def _value(value: object) -> str:
@@ -225,15 +305,40 @@ def _unmanaged(endpoints: list[EndpointResult], failing: bool) -> _Block:
     return _Block(_Piece(head), rows)
 
 
+def _suppressed(
+    found: list[tuple[EndpointResult, Difference, Suppression]], links: _Links
+) -> _Block:
+    head = (
+        "### Suppressed differences\n\n"
+        f"{_count(len(found), 'difference')} matched an ignore rule: shown here, "
+        "but not counted as drift.\n\n"
+        f"{_SUPPRESSED_HEAD}"
+    )
+    rows = []
+    for endpoint, difference, suppression in found:
+        cells = [_name(endpoint), *_cells(difference, links)]
+        cells += [_code(_shorten(suppression.reason)), _rule(suppression, links)]
+        rows.append(_Piece(_row(cells), differences=1))
+    return _Block(_Piece(head), rows)
+
+
+def _rule(suppression: Suppression, links: _Links) -> str:
+    """Where the rule was written: a link when it is a `file:line` of a config."""
+    file, _, line = suppression.rule.rpartition(":")
+    if file and line.isascii() and line.isdigit() and len(line) < 10:
+        return links.link(Location(file, int(line)))
+    return _code(_shorten(suppression.rule))
+
+
 def _in_sync(endpoints: list[EndpointResult], links: _Links) -> _Block:
     head = f"<details><summary>{len(endpoints)} in sync</summary>\n\n"
-    rows = [
-        _Piece(
-            f"- {_name(e)}{f', {links.link(e.source)}' if e.source else ''}\n",
-            endpoints=1,
-        )
-        for e in endpoints
-    ]
+    rows = []
+    for endpoint in endpoints:
+        where = f", {links.link(endpoint.source)}" if endpoint.source else ""
+        ignored = sum(1 for d in endpoint.differences if d.suppressed)
+        if ignored:
+            where += f" ({_count(ignored, 'ignored difference')})"
+        rows.append(_Piece(f"- {_name(endpoint)}{where}\n", endpoints=1))
     return _Block(_Piece(head), rows, "\n</details>\n")
 
 

@@ -2,7 +2,9 @@
 
 Each difference, missing endpoint and unmanaged endpoint is one result. Code scanning
 rejects a whole upload if any result lacks a file location, so every result points at
-a spec file, by a path relative to the repository root.
+a spec file, by a path relative to the repository root. A difference an ignore rule
+matched is a result with a suppression, which code scanning shows as dismissed; one
+whose live value a redacted snapshot withheld is a note.
 """
 
 from __future__ import annotations
@@ -101,9 +103,27 @@ RULES = (
         "it. It is a warning, and an error under `--unmanaged fail`.",
         level="warning",
     ),
+    Rule(
+        id="DC006",
+        name="FieldUnknown",
+        short="A field's live value was withheld, so it was not compared",
+        full="The live list compared was a redacted snapshot (driftcheck snapshot), "
+        "which replaces secret values with a marker. A declared field whose live "
+        "value is such a marker can be called neither drifted nor in sync.",
+        help="Run the check against the API, not a snapshot, to compare this field. "
+        "An unknown field does not fail the run.",
+        help_markdown="Run the check against the API, not a snapshot, to compare this "
+        "field. An unknown field does not fail the run.",
+        level="note",
+    ),
 )
 RULE_INDEX = {rule.id: index for index, rule in enumerate(RULES)}
-DIFFERENCE_RULES = {"changed": "DC001", "missing": "DC002", "extra": "DC003"}
+DIFFERENCE_RULES = {
+    "changed": "DC001",
+    "missing": "DC002",
+    "extra": "DC003",
+    "unknown": "DC006",
+}
 
 
 def render(result: CheckResult, options: ReportOptions) -> str:
@@ -118,7 +138,8 @@ def to_document(result: CheckResult, root: Path) -> dict[str, Any]:
     unanchored: list[dict[str, Any]] = []
 
     for endpoint in result.endpoints:
-        if endpoint.state == "drifted":
+        if endpoint.state in ("drifted", "unknown", "in_sync"):
+            # In sync or unknown, an endpoint may still have suppressed differences.
             results.extend(_difference(endpoint, d, root) for d in endpoint.differences)
         elif endpoint.state == "missing":
             results.append(_missing(endpoint, root))
@@ -191,18 +212,29 @@ def _difference(
 ) -> dict[str, Any]:
     rule_id = DIFFERENCE_RULES[difference.kind]
     where = difference.source or endpoint.source
-    return _result(
+    found = _result(
         rule_id,
-        "error",
+        RULES[RULE_INDEX[rule_id]].level,
         f"{_label(endpoint)}: {clean(difference.path)} {_describe(difference)}",
         endpoint,
         _physical(where, root) if where else None,
+        # The same print suppressed or not, so an alert keeps its identity when an
+        # ignore rule comes or goes.
         fingerprint(rule_id, endpoint.name, difference.path),
         path=difference.path,
     )
+    if difference.suppressed is not None:
+        reason = difference.suppressed.reason
+        justification = f"{reason} ({difference.suppressed.rule})"
+        found["suppressions"] = [
+            {"kind": "external", "justification": clean(justification)}
+        ]
+    return found
 
 
 def _describe(difference: Difference) -> str:
+    if difference.kind == "unknown":
+        return "was not compared: its live value was withheld in a redacted snapshot"
     if difference.redacted:
         return {
             "changed": "differs from the spec (values withheld: sensitive)",
