@@ -26,6 +26,8 @@ DEFAULT_API_URL = "https://api.ppio.com"
 MAX_RETRY_WAIT = 120.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+# One page of the list is a few hundred KB; a body past this is not a page.
+MAX_PAGE_BYTES = 64 * 1024 * 1024
 
 Notify = Callable[[str], None]
 
@@ -144,7 +146,8 @@ def fetch_live(
             if next_cursor in seen_cursors:
                 raise ApiError(
                     f"{url}: page {page} repeats a cursor already followed; "
-                    "the listing would never end"
+                    "the listing would never end. Try again later; if it persists, "
+                    "the API is at fault"
                 )
             seen_cursors.add(next_cursor)
             cursor = next_cursor
@@ -168,6 +171,42 @@ def _tls_context(ca_bundle: str | None) -> Any:
         raise UsageError(f"cannot use CA bundle {cafile}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """A whole HTTP answer, read within the deadline and the size limit."""
+
+    status_code: int
+    headers: Any
+    content: bytes
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _request(client: Any, url: str, params: dict[str, str], timeout: float) -> _Answer:
+    """GET with a deadline for the whole answer, not only between bytes.
+
+    httpx's timeout bounds each network operation, so a server dripping a byte at a
+    time could hold the run forever; this bounds the request as --timeout promises.
+    """
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    with client.stream("GET", url, params=params) as response:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_PAGE_BYTES:
+                raise ApiError(
+                    f"{url}: the answer is larger than {MAX_PAGE_BYTES // 1_048_576} "
+                    "MiB; not a page of the list. Check --api-url"
+                )
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise _TooSlow
+        return _Answer(response.status_code, response.headers, b"".join(chunks))
+
+
 def _get_page(
     client: Any,
     url: str,
@@ -183,8 +222,8 @@ def _get_page(
     for attempt in range(1, attempts + 1):
         wait: float | None = None
         try:
-            response = client.get(url, params=params)
-        except httpx.TimeoutException:
+            response = _request(client, url, params, settings.timeout)
+        except (httpx.TimeoutException, _TooSlow):
             reason = f"no answer within {settings.timeout:g}s"
             advice = "Raise --timeout if the API is only slow"
         except httpx.TransportError as exc:
@@ -340,7 +379,8 @@ def _json_body(response: Any, url: str, page: int) -> Any:
         kind = clean(response.headers.get("Content-Type", "no content type"))
         raise ApiError(
             f"{url}: page {page} is not valid JSON ({kind}, "
-            f"{len(response.content)} bytes); the listing cannot be trusted"
+            f"{len(response.content)} bytes); the listing cannot be trusted. "
+            "An HTML page usually means a proxy or a wrong --api-url"
         ) from None
 
 
@@ -368,7 +408,10 @@ def read_live_file(path: str) -> list[dict[str, Any]]:
     except OSError as exc:
         raise LiveError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:
-        raise LiveError(f"{path}: not valid JSON: {exc}") from None
+        raise LiveError(
+            f"{path}: not valid JSON: {exc}. Save the API's response unchanged, "
+            "or use driftcheck snapshot"
+        ) from None
 
     if isinstance(body, dict):
         if not isinstance(body.get("data"), list):

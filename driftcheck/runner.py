@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftcheck.console import Console
-from driftcheck.errors import OutputError
+from driftcheck.errors import DriftcheckError, OutputError
 from driftcheck.formats import ReportOptions, render
 from driftcheck.ignore import IgnoreRule
 from driftcheck.live import ApiSettings
@@ -68,7 +68,29 @@ def validate(paths: list[str], console: Console) -> int:
 
 
 def check(settings: CheckSettings, console: Console) -> int:
-    """Compare declared with live, write the reports, return the exit code."""
+    """Compare declared with live, write the reports, return the exit code.
+
+    On failure, report files left by an earlier run at the requested paths are
+    removed: a CI step that uploads them afterwards must not pass an old result off
+    as this run's.
+    """
+    try:
+        return _check(settings, console)
+    except DriftcheckError:
+        for path in _report_paths(settings):
+            if os.path.isfile(path):
+                _unlink_quietly(path)
+        raise
+
+
+def _report_paths(settings: CheckSettings) -> list[str]:
+    paths = [path for _, path in settings.reports]
+    if settings.output is not None:
+        paths.append(settings.output)
+    return paths
+
+
+def _check(settings: CheckSettings, console: Console) -> int:
     from driftcheck import envrefs
     from driftcheck.compare import compare
     from driftcheck.ignore import apply_ignores
@@ -161,10 +183,7 @@ def export(settings: ExportSettings, console: Console) -> int:
 def _write_reports(
     result: CheckResult, settings: CheckSettings, console: Console
 ) -> None:
-    targets = [path for _, path in settings.reports]
-    if settings.output is not None:
-        targets.append(settings.output)
-    for path in targets:
+    for path in _report_paths(settings):
         _check_writable(path)
 
     link_base = blob_url_base()

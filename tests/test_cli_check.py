@@ -1308,3 +1308,31 @@ def test_an_endpoint_glob_that_matches_nothing_is_an_error(run_cli: RunCli) -> N
         "error: --endpoint 'caht-*' matches no declared or live endpoint; "
         "check the spelling\n"
     )
+
+
+def test_a_failed_run_removes_reports_an_earlier_run_left(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    # CI uploads reports with `if: always()`; an old one must not pass for this run's.
+    stale = {name: tmp_path / name for name in ("out.txt", "drift.json", "drift.md")}
+    for path in stale.values():
+        path.write_text("8 declared: 8 in sync. in sync\n", encoding="utf-8")
+    broken = tmp_path / "live.json"
+    broken.write_text('{"data": [', encoding="utf-8")
+
+    result = run_cli(
+        "check",
+        SPECS,
+        "--live-file",
+        str(broken),
+        "-o",
+        str(stale["out.txt"]),
+        "--report",
+        f"json:{stale['drift.json']}",
+        "--report",
+        f"markdown:{stale['drift.md']}",
+        cwd=REPO,
+    )
+
+    assert result.code == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["live.json"]

@@ -548,3 +548,46 @@ def test_odd_live_field_shapes_are_drift_not_a_crash(
     (endpoint,) = json.loads(result.stdout)["endpoints"]
     paths = [d["path"] for d in endpoint["differences"]]
     assert any(p.split(".")[0].split("[")[0] == field for p in paths), paths
+
+
+def dripping_body(seconds: float) -> Fault:
+    """A page whose bytes arrive one at a time, each well within --timeout."""
+
+    def fault(exchange: Exchange) -> None:
+        body = exchange.normal().body
+        headers = {"Content-Type": "application/json"}
+        headers["Content-Length"] = str(len(body))
+        exchange.handler.send_response(200)
+        for name, value in headers.items():
+            exchange.handler.send_header(name, value)
+        exchange.handler.end_headers()
+        step = seconds / max(len(body), 1)
+        for index in range(len(body)):
+            exchange.handler.wfile.write(body[index : index + 1])
+            exchange.handler.wfile.flush()
+            if not exchange.wait(step):
+                return
+
+    return fault
+
+
+def test_a_server_dripping_bytes_is_bounded_by_timeout(
+    run_cli: RunCli, specs: Path, fake: FakePPIO
+) -> None:
+    # Each byte comes well within --timeout, the whole answer well past it.
+    fake.always(dripping_body(6.0))
+
+    result = run_check(run_cli, specs, fake.url, "--timeout", "0.5", "--retries", "0")
+
+    assert_failed(result, fake.list_url, r"no answer within 0\.5s")
+
+
+def test_an_oversized_answer_is_not_read_whole(
+    run_cli: RunCli, specs: Path, fake: FakePPIO
+) -> None:
+    huge = b'{"data": [' + b" " * (65 * 1024 * 1024) + b"]}"
+    fake.always(raw(200, huge, {"Content-Type": "application/json"}))
+
+    result = run_check(run_cli, specs, fake.url, "--retries", "0")
+
+    assert_failed(result, fake.list_url, r"larger than 64 MiB")
