@@ -9,14 +9,17 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from driftcheck.errors import Problem, SpecError
 from driftcheck.model import DeclaredEndpoint, Location
+from driftcheck.schemacheck import Check, Unsupported, compile_check
 from driftcheck.yamlsrc import Document, Path, YamlProblem, parse
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -38,11 +41,30 @@ def load_specs(paths: Sequence[str]) -> SpecSet:
     """Find, parse and validate every spec file; raise SpecError on any problem."""
     problems: list[Problem] = []
     files = discover(paths, problems)
+    return _load(files, lambda file: _read(file, problems), problems, paths)
+
+
+def load_spec_data(sources: Sequence[tuple[str, bytes]]) -> SpecSet:
+    """Parse and validate specs given as (name, content), e.g. read from a git ref.
+
+    Unlike `load_specs`, declaring no endpoint at all is allowed.
+    """
+    contents = dict(sources)
+    return _load(list(contents), contents.get, [], [], allow_empty=True)
+
+
+def _load(
+    files: list[str],
+    read: Callable[[str], bytes | None],
+    problems: list[Problem],
+    paths: Sequence[str],
+    allow_empty: bool = False,
+) -> SpecSet:
     endpoints: list[DeclaredEndpoint] = []
     warnings: list[str] = []
 
     for file in files:
-        loaded = _load_file(file, problems)
+        loaded = _load_file(file, read(file), problems)
         if loaded is not None:
             if not loaded:
                 warnings.append(f"{file}: declares no endpoints")
@@ -51,9 +73,17 @@ def load_specs(paths: Sequence[str]) -> SpecSet:
     _check_unique(endpoints, problems)
     if problems:
         raise SpecError(problems)
-    if not endpoints:
+    if not endpoints and not allow_empty:
         raise SpecError(
-            [Problem(", ".join(paths), None, None, "no endpoints declared")]
+            [
+                Problem(
+                    ", ".join(paths),
+                    None,
+                    None,
+                    "no endpoints declared; a spec document is `endpoints:` with a "
+                    "list, or one endpoint with `name:`",
+                )
+            ]
         )
     return SpecSet(endpoints, files, warnings)
 
@@ -100,13 +130,32 @@ def _walk(top: str, problems: list[Problem]) -> list[str]:
         if real in visited:
             problems.append(
                 Problem(
-                    dirpath, None, None, "symlink loop: this directory is visited twice"
+                    dirpath,
+                    None,
+                    None,
+                    "symlink loop: this directory is reached twice; remove the link",
                 )
             )
             dirnames[:] = []
             continue
         visited.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            target = os.path.realpath(os.path.join(dirpath, name))
+            # A link to a directory above this one would walk out of the tree
+            # (and load its neighbours) before coming back round.
+            if real == target or real.startswith(target.rstrip(os.sep) + os.sep):
+                problems.append(
+                    Problem(
+                        os.path.join(dirpath, name),
+                        None,
+                        None,
+                        "symlink loop: links to a directory above it; remove the link",
+                    )
+                )
+                continue
+            kept.append(name)
+        dirnames[:] = kept
         for name in filenames:
             if name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
                 files.append(os.path.join(dirpath, name))
@@ -115,7 +164,16 @@ def _walk(top: str, problems: list[Problem]) -> list[str]:
 
 def _read(file: str, problems: list[Problem]) -> bytes | None:
     try:
-        size = os.path.getsize(file)
+        info = os.stat(file)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or device would block the run or never end; specs are files.
+            problems.append(
+                Problem(file, None, None, "not a regular file; name a spec file")
+            )
+            return None
+        size = info.st_size
         if size > MAX_SPEC_BYTES:
             problems.append(
                 Problem(
@@ -138,8 +196,9 @@ def _read(file: str, problems: list[Problem]) -> bytes | None:
     return None
 
 
-def _load_file(file: str, problems: list[Problem]) -> list[DeclaredEndpoint] | None:
-    data = _read(file, problems)
+def _load_file(
+    file: str, data: bytes | None, problems: list[Problem]
+) -> list[DeclaredEndpoint] | None:
     if data is None:
         return None
     checker = _FileChecker(file, data)
@@ -165,6 +224,7 @@ class _FileChecker:
         self.problems: list[Problem] = []
         self.endpoints: list[DeclaredEndpoint] = []
         self._source_lines: list[str] | None = None
+        self._shared: dict[str, str] = {}
 
     def document(self, doc: Document) -> None:
         value = doc.value
@@ -186,7 +246,7 @@ class _FileChecker:
         if isinstance(items, list):
             wrapper["endpoints"] = []
         before = len(self.problems)
-        for error in _validator("document").iter_errors(wrapper):
+        for error in _schema_errors("document", wrapper):
             self._schema_error(error, (), doc, None, (doc.line, doc.column))
         if len(self.problems) > before or not isinstance(items, list):
             return
@@ -200,7 +260,7 @@ class _FileChecker:
         name = value.get("name") if isinstance(value, dict) else None
         label = name if isinstance(name, str) and name else _path_text(prefix) or None
         before = len(self.problems)
-        for error in _validator("endpoint").iter_errors(value):
+        for error in _schema_errors("endpoint", value):
             self._schema_error(error, prefix, doc, label, at)
         if len(self.problems) > before:
             return
@@ -216,7 +276,7 @@ class _FileChecker:
             lines[key] = line_of(key)
         for section in MAPPING_SECTIONS:
             for key in fields.get(section) or {}:
-                lines[f"{section}.{key}"] = line_of(section, key)
+                lines[self._share(f"{section}.{key}")] = line_of(section, key)
         if "envs" in fields:
             fields["envs"] = self._envs(fields["envs"], label, line_of, lines)
         if "volumes" in fields:
@@ -241,12 +301,12 @@ class _FileChecker:
     ) -> dict[str, str]:
         if isinstance(envs, dict):
             for key in envs:
-                lines[f"envs.{key}"] = line_of("envs", key)
+                lines[self._share(f"envs.{key}")] = line_of("envs", key)
             return dict(envs)
 
         merged: dict[str, str] = {}
         for index, item in enumerate(envs):
-            key = item["key"]
+            key = self._share(item["key"])
             line = line_of("envs", index)
             if key in merged:
                 self._problem(
@@ -259,7 +319,7 @@ class _FileChecker:
                 )
                 continue
             merged[key] = item["value"]
-            lines[f"envs.{key}"] = line
+            lines[self._share(f"envs.{key}")] = line
         return merged
 
     def _volumes(
@@ -271,7 +331,7 @@ class _FileChecker:
     ) -> None:
         for index, volume in enumerate(volumes):
             mount = volume["mount_point"]
-            key = f"volumes[{mount}]"
+            key = self._share(f"volumes[{mount}]")
             if key in lines:
                 self._problem(
                     line_of("volumes", index),
@@ -284,7 +344,13 @@ class _FileChecker:
                 continue
             lines[key] = line_of("volumes", index)
             for field_name in volume:
-                lines[f"{key}.{field_name}"] = line_of("volumes", index, field_name)
+                lines[self._share(f"{key}.{field_name}")] = line_of(
+                    "volumes", index, field_name
+                )
+
+    def _share(self, text: str) -> str:
+        """One string object per distinct key or path: every endpoint repeats them."""
+        return self._shared.setdefault(text, text)
 
     def _problem(
         self,
@@ -366,7 +432,7 @@ def _messages(error: Any, path: tuple[str | int, ...]) -> Iterable[tuple[Any, st
         got = _type_name(instance) if in_envs else _show(instance)
         message = f"expected {_article(expected)}, got {got}"
         if expected == "string" and (
-            instance is None or isinstance(instance, (bool, int, float))
+            instance is None or isinstance(instance, (bool, int, float, date))
         ):
             message += f" (YAML reads the unquoted value as {_type_name(instance)})"
             message += "; quote it" if in_envs else "; quote it{raw}"
@@ -404,6 +470,8 @@ def _show(value: Any) -> str:
         return "null"
     if isinstance(value, (dict, list)):
         return _type_name(value)
+    if isinstance(value, date):
+        return value.isoformat()
     return repr(value)
 
 
@@ -412,6 +480,8 @@ def _type_name(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, date):
+        return "a date"
     if isinstance(value, int):
         return "an integer"
     if isinstance(value, float):
@@ -450,12 +520,17 @@ def _path_text(path: Sequence[str | int]) -> str:
 
 
 def _check_unique(endpoints: list[DeclaredEndpoint], problems: list[Problem]) -> None:
+    """One declaration per endpoint: per id, and per name unless ids tell them apart.
+
+    The API lets two endpoints share a name; specs pinned by distinct ids can then
+    declare both.
+    """
     by_name: dict[str, DeclaredEndpoint] = {}
     by_id: dict[str, DeclaredEndpoint] = {}
 
     for endpoint in endpoints:
         first = by_name.setdefault(endpoint.name, endpoint)
-        if first is not endpoint:
+        if first is not endpoint and (first.id is None or endpoint.id is None):
             problems.append(
                 Problem(
                     endpoint.source.file,
@@ -486,10 +561,29 @@ def schema_text(name: str) -> str:
     return resources.files("driftcheck.schemas").joinpath(name).read_text("utf-8")
 
 
+def _schema_errors(definition: str, value: Any) -> Iterable[Any]:
+    """jsonschema's errors for `value`: none, unasked, when the fast check passes."""
+    check = _fast_check(definition)
+    if check is not None and check(value):
+        return ()
+    return _validator(definition).iter_errors(value)
+
+
+def _schema_root(definition: str) -> dict[str, Any]:
+    schema = json.loads(schema_text("endpoint-spec.schema.json"))
+    return {**schema["$defs"][definition], "$defs": schema["$defs"]}
+
+
+@cache
+def _fast_check(definition: str) -> Check | None:
+    try:
+        return compile_check(_schema_root(definition))
+    except Unsupported:
+        return None
+
+
 @cache
 def _validator(definition: str) -> Any:
     from jsonschema import Draft202012Validator
 
-    schema = json.loads(schema_text("endpoint-spec.schema.json"))
-    root = {**schema["$defs"][definition], "$defs": schema["$defs"]}
-    return Draft202012Validator(root)
+    return Draft202012Validator(_schema_root(definition))

@@ -213,12 +213,16 @@ def test_no_endpoints_anywhere_is_an_error() -> None:
     write("specs/a.yaml", "# nothing yet\n")
     write("specs/b.yaml", "---\n---\n")
 
-    assert error_lines("specs") == ["specs: no endpoints declared"]
+    assert error_lines("specs") == [
+        "specs: no endpoints declared; a spec document is `endpoints:` with a list, "
+        "or one endpoint with `name:`"
+    ]
 
 
 def test_an_empty_endpoints_list_declares_nothing() -> None:
     assert error_lines(write("spec.yaml", "endpoints: []\n")) == [
-        "spec.yaml: no endpoints declared"
+        "spec.yaml: no endpoints declared; a spec document is `endpoints:` with a "
+        "list, or one endpoint with `name:`"
     ]
 
 
