@@ -13,12 +13,23 @@ from driftcheck.errors import Problem, SpecError
 from driftcheck.model import DeclaredEndpoint
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `$${NAME}` is the literal text `${NAME}`: one `$` more escapes a reference.
+ESCAPED = re.compile(r"\$(\$+\{[A-Za-z_][A-Za-z0-9_]*\})")
+
+
+def escape_reference(value: str) -> str:
+    """`value` written so a spec reads it back literally, never as a reference."""
+    if REFERENCE.fullmatch(value) or ESCAPED.fullmatch(value):
+        return "$" + value
+    return value
 
 
 def resolve(
     endpoints: Sequence[DeclaredEndpoint], environ: Mapping[str, str]
 ) -> set[str]:
     """Replace `${NAME}` env values in place; return the env keys that held one.
+
+    `$${NAME}` stands for the literal text `${NAME}`.
 
     Every unset variable is reported, each at the line that references it.
     """
@@ -30,6 +41,10 @@ def resolve(
         if not envs:
             continue
         for key, value in envs.items():
+            escaped = ESCAPED.fullmatch(value)
+            if escaped is not None:
+                envs[key] = escaped.group(1)
+                continue
             match = REFERENCE.fullmatch(value)
             if match is None:
                 continue

@@ -11,12 +11,14 @@ import fnmatch
 import os
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from driftcheck import __version__
+from driftcheck.baseline import now_utc
+from driftcheck.envrefs import escape_reference
 from driftcheck.errors import UsageError
 from driftcheck.redact import REDACTED_MARKER, Redactor
+from driftcheck.textsafe import clean
 
 DECLARABLE_FIELDS = (
     "name",
@@ -51,10 +53,6 @@ _SECTION_KEYS = {
 }
 _VOLUME_KEYS = ("id", "type", "size", "mount_point")
 SCHEMA_FILE = "endpoint-spec.schema.json"
-
-
-def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def snapshot_document(
@@ -95,13 +93,18 @@ def env_reference(endpoint_name: str, key: str) -> str:
 
 
 def endpoint_spec(
-    live: dict[str, Any], redactor: Redactor, pin_id: bool = False
+    live: dict[str, Any],
+    redactor: Redactor,
+    pin_id: bool = False,
+    taken: set[str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """A spec mapping for one live endpoint, and the variables its secrets come from.
 
     Only declarable fields are kept; empty strings and nulls are left out, envs become
-    a mapping, and sensitive env values become `${NAME}` references.
+    a mapping, and sensitive env values become `${NAME}` references. Variables in
+    `taken` belong to other endpoints and are not reused; new ones are added to it.
     """
+    taken = set() if taken is None else taken
     spec: dict[str, Any] = {}
     variables: list[str] = []
     for field in DECLARABLE_FIELDS:
@@ -117,7 +120,7 @@ def endpoint_spec(
             if not value:
                 continue
         elif field == "envs":
-            value, variables = _envs(live["name"], value, redactor)
+            value, variables = _envs(live, value, redactor, taken)
         elif field == "volumes":
             value = [
                 {k: v[k] for k in _VOLUME_KEYS if v.get(k) is not None}
@@ -131,7 +134,7 @@ def endpoint_spec(
 
 
 def _envs(
-    endpoint_name: str, envs: Any, redactor: Redactor
+    live: dict[str, Any], envs: Any, redactor: Redactor, taken: set[str]
 ) -> tuple[dict[str, str], list[str]]:
     result: dict[str, str] = {}
     variables: list[str] = []
@@ -139,19 +142,47 @@ def _envs(
         if not isinstance(item, dict) or "key" not in item:
             continue
         key = str(item["key"])
-        if redactor.is_sensitive(key):
-            variable = env_reference(endpoint_name, key)
+        # A value a snapshot withheld is a secret whatever its key is called.
+        if redactor.is_sensitive(key) or item.get("value") == REDACTED_MARKER:
+            variable = _free_variable(live, key, taken)
             variables.append(variable)
             result[key] = "${" + variable + "}"
         else:
-            result[key] = str(item.get("value", ""))
+            result[key] = escape_reference(str(item.get("value", "")))
     return result, variables
+
+
+def _free_variable(live: dict[str, Any], key: str, taken: set[str]) -> str:
+    """A variable no other secret uses: names that differ only in punctuation or
+    non-ASCII letters, and endpoints sharing a name, would otherwise share one."""
+    variable = env_reference(live["name"], key)
+    if variable in taken:
+        variable = env_reference(f"{live['name']}_{live.get('id', '')}", key)
+    base, counter = variable, 2
+    while variable in taken:
+        variable = f"{base}_{counter}"
+        counter += 1
+    taken.add(variable)
+    return variable
 
 
 def file_name(endpoint_name: str) -> str:
     """A safe file name for an endpoint's spec."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", endpoint_name).strip(".-") or "endpoint"
     return f"{slug}.yaml"
+
+
+def _free_file_name(name: str, endpoint_id: str, files: set[str]) -> str:
+    """A file name no other exported spec uses, even on a case-blind file system."""
+    file = file_name(name)
+    if file.casefold() in files:
+        file = file_name(f"{name}-{endpoint_id}")
+    stem, counter = file.removesuffix(".yaml"), 2
+    while file.casefold() in files:
+        file = f"{stem}-{counter}.yaml"
+        counter += 1
+    files.add(file.casefold())
+    return file
 
 
 def write_export(
@@ -173,27 +204,25 @@ def write_export(
     names = [e["name"] for e in chosen]
     duplicated = {n for n in names if names.count(n) > 1}
 
-    specs: list[tuple[str, dict[str, Any]]] = []
+    specs: list[tuple[str, str, dict[str, Any]]] = []
     variables: list[str] = []
+    taken: set[str] = set()
     for endpoint in sorted(chosen, key=lambda e: (e["name"], e["id"])):
         spec, needed = endpoint_spec(
-            endpoint, redactor, pin_id=endpoint["name"] in duplicated
+            endpoint, redactor, pin_id=endpoint["name"] in duplicated, taken=taken
         )
         variables.extend(needed)
-        specs.append((endpoint["name"], spec))
+        specs.append((endpoint["name"], endpoint["id"], spec))
 
     os.makedirs(output_dir, exist_ok=True)
     schema_path = os.path.join(output_dir, SCHEMA_FILE)
     if single_file:
-        outputs = [("endpoints.yaml", {"endpoints": [s for _, s in specs]})]
+        outputs = [("endpoints.yaml", {"endpoints": [s for _, _, s in specs]})]
     else:
         outputs = []
-        taken: set[str] = set()
-        for name, spec in specs:
-            file = file_name(name)
-            if file in taken:
-                file = file_name(f"{name}-{spec.get('id', len(taken))}")
-            taken.add(file)
+        files: set[str] = set()
+        for name, endpoint_id, spec in specs:
+            file = _free_file_name(name, endpoint_id, files)
             outputs.append((file, spec))
 
     targets = [os.path.join(output_dir, f) for f, _ in outputs]
@@ -207,7 +236,7 @@ def write_export(
 
     header = (
         f"# yaml-language-server: $schema={SCHEMA_FILE}\n"
-        f"# Exported from {source} by driftcheck {__version__} on {now_utc()}.\n"
+        f"# Exported from {clean(source)} by driftcheck {__version__} on {now_utc()}.\n"
         "# Sensitive env values are ${NAME} references, read from the environment\n"
         "# when driftcheck checks this spec.\n"
     )
@@ -217,11 +246,35 @@ def write_export(
     if force or not os.path.exists(schema_path):
         write_file(schema_path, schema_text(SCHEMA_FILE))
     for target, (_, document) in zip(targets, outputs, strict=True):
-        body = yaml.safe_dump(
-            document, sort_keys=False, allow_unicode=True, default_flow_style=False
+        body = yaml.dump(
+            document,
+            Dumper=_dumper(),
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
         )
         write_file(target, header + body)
     return targets, sorted(set(variables))
+
+
+# YAML 1.1 counts these as line breaks. PyYAML, allowed Unicode, writes NEL raw in a
+# quoted scalar and reads it back as a break; escaped ("\N", "\L", "\P"), all three
+# survive any reader.
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _dumper() -> Any:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = '"' if any(c in value for c in _LINE_BREAKS) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, string)
+    return Dumper
 
 
 def _matches(name: str, globs: Sequence[str]) -> bool:
