@@ -5,6 +5,7 @@ Kept light on purpose: heavy modules load only inside the command that needs the
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -227,6 +228,30 @@ def _parse_report(
     "--show-ignored", is_flag=True, help="List suppressed differences in text reports."
 )
 @click.option(
+    "--base-ref",
+    metavar="REF",
+    help="Also read the specs at git REF (e.g. origin/main) and tell the pull "
+    "request's planned changes from drift; only drift and conflicts fail.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="An earlier JSON report: mark each finding new or known, carry first_seen "
+    "forward, list resolved ones.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["new", "any"]),
+    default="any",
+    show_default=True,
+    help="Fail on any drift, or only on drift absent from --baseline.",
+)
+@click.option(
+    "--require-healthy",
+    is_flag=True,
+    help="Fail when a declared endpoint is not running or has unhealthy workers.",
+)
+@click.option(
     "-f",
     "--format",
     "report_format",
@@ -288,6 +313,10 @@ def check(ctx: click.Context, **params: Any) -> None:
         color=color_wanted(sys.stdout),
         ignore=rules,
         show_ignored=params["show_ignored"],
+        base_ref=params["base_ref"],
+        baseline=params["baseline"],
+        fail_on=params["fail_on"],
+        require_healthy=params["require_healthy"],
     )
     _finish(console, lambda: runner.check(settings, console))
 
@@ -425,6 +454,11 @@ def _finish(console: Any, work: Callable[[], int]) -> NoReturn:
     from driftcheck.errors import DriftcheckError
     from driftcheck.model import EXIT_ERROR
 
+    # Specs and live lists are large trees without cycles, freed by reference
+    # counting alone; the cycle collector would only re-scan them as they grow, which
+    # at tens of thousands of endpoints costs more than reading them.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         code = work()
     except DriftcheckError as exc:
@@ -450,6 +484,9 @@ def _finish(console: Any, work: Callable[[], int]) -> NoReturn:
 
             console.say(traceback.format_exc())
         code = EXIT_ERROR
+    finally:
+        if collecting:
+            gc.enable()
     sys.exit(code)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from driftcheck.errors import MatchError, UsageError
 from driftcheck.model import (
+    Capacity,
     CheckResult,
     DeclaredEndpoint,
     Difference,
@@ -17,6 +18,7 @@ from driftcheck.model import (
 )
 from driftcheck.redact import REDACTED_MARKER, Redactor
 from driftcheck.specs import MAPPING_SECTIONS
+from driftcheck.textsafe import clean, show_value
 
 # Fields the list call is not documented to return: absent live, they are reported as
 # not compared rather than as drift.
@@ -126,7 +128,9 @@ def compare(
             spec.source,
             diff_endpoint(spec, counterpart, redactor),
             counterpart,
+            health=health_warnings(counterpart),
         )
+        result.capacity = gpu_capacity(spec, counterpart, result.differences)
         result.settle()
         results.append(result)
 
@@ -154,6 +158,46 @@ def compare(
             EndpointResult(e["name"], e["id"], "unmanaged", None, [], e) for e in strays
         )
     return CheckResult(results, unmanaged_policy=unmanaged, warnings=warnings)
+
+
+def health_warnings(live: dict[str, Any]) -> list[str]:
+    """Why a live endpoint is not healthy: its status, then each unhealthy worker."""
+    warnings = []
+    status = live.get("status")
+    if isinstance(status, dict) and status.get("status") != "running":
+        text = f"status is {show_value(status.get('status'))}"
+        detail = status.get("message") or status.get("error")
+        if isinstance(detail, str) and detail:
+            text += f": {clean(detail[:200])}"
+        warnings.append(text)
+    workers = live.get("workers")
+    for worker in workers if isinstance(workers, list) else []:
+        if isinstance(worker, dict) and worker.get("health") is False:
+            warnings.append(f"worker {show_value(worker.get('id'))} is unhealthy")
+    return warnings
+
+
+def gpu_capacity(
+    spec: DeclaredEndpoint, live: dict[str, Any], differences: list[Difference]
+) -> Capacity | None:
+    """GPUs at full scale, declared and live, when worker_config differs.
+
+    A factor the spec leaves out is taken from live, so only declared drift shows.
+    """
+    if not any(d.path.startswith("worker_config.") for d in differences):
+        return None
+    declared = spec.fields.get("worker_config") or {}
+    current = live.get("worker_config")
+    if not isinstance(current, dict):
+        return None
+    factors = []
+    for side in (declared, current):
+        gpus = side.get("gpu_num", current.get("gpu_num"))
+        replicas = side.get("max_replicas", current.get("max_replicas"))
+        if type(gpus) is not int or type(replicas) is not int:
+            return None
+        factors.append(gpus * replicas)
+    return Capacity(declared=factors[0], live=factors[1])
 
 
 def _selected(name: str, globs: Sequence[str]) -> bool:

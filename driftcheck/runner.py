@@ -14,7 +14,7 @@ from driftcheck.errors import DriftcheckError, OutputError
 from driftcheck.formats import ReportOptions, render
 from driftcheck.ignore import IgnoreRule
 from driftcheck.live import ApiSettings
-from driftcheck.model import EXIT_IN_SYNC, CheckResult, UnmanagedPolicy
+from driftcheck.model import EXIT_IN_SYNC, CheckResult, FailOn, UnmanagedPolicy
 from driftcheck.repo import blob_url_base
 
 # GitHub refuses job summaries over 1 MiB per step.
@@ -37,6 +37,10 @@ class CheckSettings:
     color: bool = False
     ignore: list[IgnoreRule] = field(default_factory=list)
     show_ignored: bool = False
+    base_ref: str | None = None
+    baseline: str | None = None
+    fail_on: FailOn = "any"
+    require_healthy: bool = False
 
 
 @dataclass
@@ -92,6 +96,7 @@ def _report_paths(settings: CheckSettings) -> list[str]:
 
 def _check(settings: CheckSettings, console: Console) -> int:
     from driftcheck import envrefs
+    from driftcheck.baseline import apply_baseline, now_utc, read_baseline, stamp
     from driftcheck.compare import compare
     from driftcheck.ignore import apply_ignores
     from driftcheck.redact import Redactor
@@ -101,17 +106,29 @@ def _check(settings: CheckSettings, console: Console) -> int:
     for warning in specs.warnings:
         console.warn(warning)
     from_environment = envrefs.resolve(specs.endpoints, os.environ)
+    base = None
+    if settings.base_ref is not None:
+        from driftcheck.gitbase import load_base_specs
+
+        base = load_base_specs(settings.paths, settings.base_ref)
+        from_environment |= envrefs.resolve(base.endpoints, os.environ)
+    known = read_baseline(settings.baseline) if settings.baseline else None
 
     live = read_live(settings.api, settings.live_file, console)
+    redactor = Redactor(settings.sensitive_env, keys=from_environment)
     result = compare(
         specs.endpoints,
         live,
-        redactor=Redactor(settings.sensitive_env, keys=from_environment),
+        redactor=redactor,
         unmanaged=settings.unmanaged,
         only=settings.endpoints,
         live_filtered=settings.live_file is None
         and bool(settings.api.member_ids or settings.api.keyword),
     )
+    if base is not None and settings.base_ref is not None:
+        from driftcheck.threeway import classify
+
+        classify(result, specs.endpoints, base.endpoints, redactor, settings.base_ref)
     for warning in result.warnings:
         console.warn(warning)
     for rule in apply_ignores(result, settings.ignore):
@@ -119,6 +136,12 @@ def _check(settings: CheckSettings, console: Console) -> int:
             f"ignore rule at {rule.origin} matched nothing in this run "
             f"(paths {', '.join(rule.paths)}); remove it if it is no longer needed"
         )
+    stamp(result, now_utc())
+    if known is not None and settings.baseline is not None:
+        apply_baseline(result, known, settings.baseline)
+    result.fail_on = settings.fail_on
+    result.require_healthy = settings.require_healthy
+
     _write_reports(result, settings, console)
     return result.exit_code()
 
@@ -148,7 +171,13 @@ def snapshot(
     from driftcheck.export import snapshot_document
     from driftcheck.redact import Redactor
 
-    live = read_live(api, None, console)
+    try:
+        live = read_live(api, None, console)
+    except DriftcheckError:
+        # As with reports: an old snapshot must not pass for this run's.
+        if os.path.isfile(output):
+            _unlink_quietly(output)
+        raise
     document = snapshot_document(live, Redactor(sensitive_env), api.api_url)
     write_file(output, console.scrub(json.dumps(document, indent=2) + "\n"))
     console.say(f"saved {len(live)} live endpoints to {output}")
@@ -259,16 +288,3 @@ def append_capped(path: str, text: str, limit: int) -> None:
             return
     with open(path, "ab") as handle:
         handle.write(data)
-
-
-def describe_settings(settings: CheckSettings) -> dict[str, Any]:
-    """The settings without secrets, for --verbose."""
-    api = settings.api
-    return {
-        "paths": settings.paths,
-        "live_file": settings.live_file,
-        "api_url": api.api_url,
-        "api_key": "set" if api.api_key else "not set",
-        "page_size": api.page_size,
-        "format": settings.format,
-    }

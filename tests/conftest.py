@@ -31,6 +31,8 @@ STRIPPED_ENV = (
 )
 # The discard port: a CLI run that forgets --api-url fails fast and stays local.
 UNREACHABLE_API_URL = "http://127.0.0.1:9"
+# 2026-12-01T00:00:00Z
+FIXED_EPOCH = "1796083200"
 
 
 @pytest.fixture
@@ -59,6 +61,8 @@ def child_env(overrides: Mapping[str, str | None] | None = None) -> dict[str, st
     """The environment a CLI run gets: ours, cleaned, then ``overrides``."""
     env = {k: v for k, v in os.environ.items() if k not in STRIPPED_ENV}
     env["PPIO_API_URL"] = UNREACHABLE_API_URL
+    # Reports carry the time of the run; a fixed one keeps two runs comparable.
+    env["SOURCE_DATE_EPOCH"] = FIXED_EPOCH
     for key, value in (overrides or {}).items():
         if value is None:
             env.pop(key, None)

@@ -148,7 +148,10 @@ STATES = {
     "scratch-llama-3-70b-test": ("unmanaged", "ep-38d9f0b2", None, None),
     "demo-gradio-sd15": ("unmanaged", "ep-a6c2e813", None, None),
 }
-SUMMARY_LINE = "8 declared: 3 in sync, 4 drifted, 1 missing; 2 unmanaged. drift found"
+SUMMARY_LINE = (
+    "8 declared: 3 in sync, 4 drifted, 1 missing; 2 unmanaged; "
+    "GPU capacity +12 from drift. drift found"
+)
 EXAMPLE_SUMMARY = {
     "declared": 8,
     "in_sync": 3,
@@ -267,6 +270,7 @@ def report_json(result: CliResult) -> dict[str, Any]:
 def counts(report: Mapping[str, Any]) -> dict[str, int]:
     """The summary's five counts; any further count must be zero in these runs."""
     summary = dict(report["summary"])
+    summary.pop("gpu_capacity_change")  # a GPU total, not a count of endpoints
     picked = {key: summary.pop(key) for key in EXAMPLE_SUMMARY}
     assert not any(summary.values()), summary
     return picked
@@ -359,8 +363,15 @@ def test_readme_command_reports_every_planted_difference(
             problems.append(f"{name}: no line matches {pattern!r}")
     assert not problems, "\n".join(problems) + "\n\n" + result.stdout
 
-    # Exactly the planted differences: one indented line each.
-    assert len([text for text in lines if text.startswith("  ")]) == len(PLANTED)
+    # Exactly the planted differences: one indented line each, besides the GPU
+    # capacity of the two endpoints whose worker_config drifted.
+    indented = [text for text in lines if text.startswith("  ")]
+    capacity = [text for text in indented if text.startswith("  GPU capacity")]
+    assert capacity == [
+        "  GPU capacity (gpu_num x max_replicas): declared 12, live 24 (+12)",
+        "  GPU capacity (gpu_num x max_replicas): declared 2, live 2 (+0)",
+    ]
+    assert len(indented) - len(capacity) == len(PLANTED)
 
 
 def test_readme_command_names_each_endpoint_by_state(readme_text: CliResult) -> None:
@@ -549,7 +560,8 @@ def test_drift_exits_1(run_cli: RunCli, pair: Any, tmp_path: Path) -> None:
     assert_clean(result, 1)
     assert "worker_config.max_replicas  changed: declared 9, live 2" in result.stdout
     assert result.stdout.endswith(
-        "1 declared: 0 in sync, 1 drifted, 0 missing; 0 unmanaged. drift found\n"
+        "1 declared: 0 in sync, 1 drifted, 0 missing; 0 unmanaged; "
+        "GPU capacity -7 from drift. drift found\n"
     )
 
 
