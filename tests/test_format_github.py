@@ -9,10 +9,12 @@ import pytest
 from driftcheck.formats import ReportOptions, render
 from driftcheck.formats.github import escape_data, escape_property
 from driftcheck.model import (
+    Capacity,
     CheckResult,
     Difference,
     EndpointResult,
     Location,
+    Resolved,
     Suppression,
     UnmanagedPolicy,
 )
@@ -365,7 +367,7 @@ def test_end_to_end_on_the_examples(run_cli: RunCli) -> None:
         "::error file=examples/endpoints/llm/chat.yaml,line=48,"
         "title=drift%3A chat-qwen2-72b worker_config.max_replicas"
         "::chat-qwen2-72b (ep-b21d5e90): worker_config.max_replicas is declared 3, "
-        "live 6"
+        "live 6; GPU capacity (gpu_num x max_replicas): declared 12, live 24 (+12)"
     ) in lines
     assert (
         "::error file=examples/endpoints/llm/chat.yaml,line=71,"
@@ -418,3 +420,207 @@ def test_job_summary_stays_under_one_mib(run_cli: RunCli, tmp_path: Path) -> Non
     size = summary.stat().st_size
     assert limit - 1000 < size <= limit
     assert summary.read_bytes().endswith(b"limited to 1 MiB._\n")
+
+
+# --- against a base ref --------------------------------------------------------------
+
+
+def pull_request() -> CheckResult:
+    image = Difference("image", "changed", "v2", "v1", source=Location(SPEC, 5))
+    image.change = "planned"
+    replicas = changed()
+    replicas.change = "drift"
+    gpus = changed("worker_config.gpu_num", 13)
+    gpus.change = "conflict"
+    api = settled(drifted(image, replicas, gpus))
+    api.plan = "update"
+    return CheckResult([api], base_ref="origin/main")
+
+
+def test_planned_is_a_notice_and_conflict_an_error_that_says_so() -> None:
+    lines = render("github", pull_request(), ReportOptions()).splitlines()
+
+    assert [parse(line)[0] for line in lines] == ["error", "error", "notice", "notice"]
+    assert parse(lines[0])[1]["title"] == "drift: api worker_config.max_replicas"
+    _, properties, message = parse(lines[1])
+    assert properties == {
+        "file": SPEC,
+        "line": "13",
+        "title": "conflict: api worker_config.gpu_num",
+    }
+    assert message == (
+        "api (ep-1): worker_config.gpu_num is declared 3, live 6; live differs both "
+        "from origin/main and from this change, and the deploy would overwrite the "
+        "change made by hand"
+    )
+    assert lines[2] == (
+        "::notice file=specs/api.yaml,line=5,title=planned%3A api image"
+        '::api (ep-1): image is declared "v2", live "v1"; this change sets it, and '
+        "the deploy will apply it"
+    )
+    assert lines[3] == (
+        f"{NOTICE}1 declared: 0 in sync, 1 drifted, 0 planned, 0 missing; "
+        "0 unmanaged; 2 differences (1 conflict); 1 planned change. Drift found."
+    )
+
+
+def test_only_planned_changes_are_in_sync_apart_from_them() -> None:
+    image = Difference("image", "changed", "v2", "v1", source=Location(SPEC, 5))
+    image.change = "planned"
+    output = render(
+        "github",
+        CheckResult([settled(drifted(image))], base_ref="main"),
+        ReportOptions(),
+    )
+
+    assert [parse(line)[0] for line in output.splitlines()] == ["notice", "notice"]
+    assert output.endswith(
+        "1 declared: 0 in sync, 0 drifted, 1 planned, 0 missing; 0 unmanaged; "
+        "0 differences; 1 planned change. In sync apart from planned changes.\n"
+    )
+
+
+def test_planned_creation_and_deletion_are_notices() -> None:
+    created = EndpointResult("new", None, "planned", Location(SPEC, 30), plan="create")
+    deleted = EndpointResult(
+        "old", "ep-5", "planned", Location("main:specs/old.yaml", 2), plan="delete"
+    )
+    lines = render(
+        "github", CheckResult([created, deleted], base_ref="main"), ReportOptions()
+    ).splitlines()
+
+    assert lines[:2] == [
+        "::notice file=specs/api.yaml,line=30,title=planned create%3A new"
+        "::new is added by this change and not live yet; the deploy will create it",
+        # The spec is at the base ref, not in the checkout: no file to point at.
+        "::notice title=planned delete%3A old::old (ep-5) is removed by this change "
+        "(declared at main:specs/old.yaml:2) but still live; the deploy will delete it",
+    ]
+    assert lines[2].startswith(f"{NOTICE}1 declared: 0 in sync, 0 drifted, 2 planned,")
+    assert lines[2].endswith(". In sync apart from planned changes.")
+
+
+def test_planned_and_unknown_notices_fold_by_kind_past_the_limit() -> None:
+    planned = []
+    for n in range(9):
+        difference = changed(f"envs.P{n}", n + 1)
+        difference.change = "planned"
+        planned.append(difference)
+    fields = [unknown(f"envs.K{n}", n + 20) for n in range(3)]
+    endpoint = settled(drifted(*planned, *fields))
+    lines = render(
+        "github", CheckResult([endpoint], base_ref="main"), ReportOptions()
+    ).splitlines()
+
+    assert len(lines) == 10
+    assert all(line.startswith("::notice file=") for line in lines[:7])
+    # A folded notice for each kind past the first seven, then the summary.
+    assert lines[7] == (
+        "::notice title=planned changes::2 more planned changes the deploy will "
+        "apply: api (ep-1): envs.P7; api (ep-1): envs.P8"
+    )
+    assert lines[8] == (
+        "::notice title=unknown fields::3 more fields were not compared, their live "
+        "values withheld in a redacted snapshot: api (ep-1): envs.K0; "
+        "api (ep-1): envs.K1; api (ep-1): envs.K2"
+    )
+    assert lines[9].startswith(NOTICE)
+    assert "9 planned changes; 3 unknown fields" in lines[9]
+
+
+# --- against a baseline --------------------------------------------------------------
+
+
+def test_findings_say_whether_they_are_new_and_the_summary_counts() -> None:
+    known = changed()
+    known.status, known.first_seen = "known", "2026-11-28T00:00:00Z"
+    new = changed("image", 5)
+    new.status, new.first_seen = "new", "2026-12-01T00:00:00Z"
+    missing = EndpointResult(
+        "canary",
+        None,
+        "missing",
+        Location(SPEC, 30),
+        status="known",
+        first_seen="2026-11-01T00:00:00Z",
+    )
+    result = CheckResult(
+        [settled(drifted(known, new)), missing],
+        baseline="drift.json",
+        resolved=[Resolved("api", "envs.A", "extra", None)],
+    )
+    lines = render("github", result, ReportOptions()).splitlines()
+
+    assert parse(lines[0])[2].endswith(" (known since 2026-11-28T00:00:00Z)")
+    assert parse(lines[1])[2].endswith(" live 6 (new since the baseline)")
+    assert parse(lines[2])[2].endswith(" (known since 2026-11-01T00:00:00Z)")
+    assert lines[3].endswith(
+        "; 2 differences; 1 new, 1 resolved since the baseline. Drift found."
+    )
+
+
+def test_known_drift_under_fail_on_new_is_no_new_drift() -> None:
+    known = changed()
+    known.status = "known"
+    result = CheckResult([settled(drifted(known))], baseline="b.json", fail_on="new")
+    notice = render("github", result, ReportOptions()).splitlines()[-1]
+
+    assert notice.endswith(
+        "; 0 new, 0 resolved since the baseline. No new drift; known drift does not "
+        "fail the run (--fail-on new)."
+    )
+
+
+# --- health and capacity -------------------------------------------------------------
+
+
+def unhealthy(*warnings: str) -> EndpointResult:
+    endpoint = EndpointResult("ok", "ep-2", "in_sync", Location(SPEC, 40))
+    endpoint.health = list(warnings)
+    return endpoint
+
+
+@pytest.mark.parametrize(("required", "name"), [(False, "warning"), (True, "error")])
+def test_health_warnings_are_annotations_at_the_spec(required: bool, name: str) -> None:
+    endpoint = unhealthy('status is "failed": oom', 'worker "w-1" is unhealthy')
+    result = CheckResult([endpoint], require_healthy=required)
+    lines = render("github", result, ReportOptions()).splitlines()
+
+    command, properties, message = parse(lines[0])
+    assert command == name
+    assert properties == {"file": SPEC, "line": "40", "title": "unhealthy: ok"}
+    expected = 'ok (ep-2) is not healthy: status is "failed": oom; worker "w-1" is '
+    expected += "unhealthy"
+    assert message == expected + (" (--require-healthy)" if required else "")
+    assert "; 1 unhealthy endpoint. " in lines[1]
+    assert lines[1].endswith(
+        "Unhealthy endpoints fail the run (--require-healthy)."
+        if required
+        else "In sync."
+    )
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_health_text_never_starts_a_command(text: str) -> None:
+    output = render("github", CheckResult([unhealthy(text, text)]), ReportOptions())
+    lines = output.splitlines()
+
+    assert len(lines) == 2
+    assert lines[0].startswith("::warning file=specs/api.yaml,line=40,title=")
+    assert lines[1].startswith(NOTICE)
+    assert "\r" not in output
+    assert output.count("\n") == 2
+
+
+def test_capacity_fields_say_what_their_drift_does_to_gpus() -> None:
+    endpoint = settled(drifted(changed(), changed("worker_config.idle_timeout", 14)))
+    endpoint.capacity = Capacity(declared=6, live=12)
+    lines = render("github", CheckResult([endpoint]), ReportOptions()).splitlines()
+
+    assert parse(lines[0])[2].endswith(
+        "; GPU capacity (gpu_num x max_replicas): declared 6, live 12 (+6)"
+    )
+    assert "GPU" not in lines[1]
+    assert lines[2].endswith(
+        "; 2 differences; GPU capacity +6 from drift. Drift found."
+    )

@@ -12,10 +12,13 @@ import xmlschema
 from driftcheck.formats import ReportOptions, render
 from driftcheck.formats.junit import to_element
 from driftcheck.model import (
+    Capacity,
+    Change,
     CheckResult,
     Difference,
     EndpointResult,
     Location,
+    State,
     Suppression,
 )
 
@@ -315,3 +318,217 @@ def test_timestamp_is_utc_without_zone(schema: xmlschema.XMLSchema10) -> None:
 
     assert root[0].get("timestamp") == "2024-05-01T14:30:05"
     schema.validate(root)
+
+
+def test_timestamp_is_the_time_of_the_run(schema: xmlschema.XMLSchema10) -> None:
+    result = CheckResult([], checked_at="2026-12-01T08:15:00Z")
+
+    root = parse(schema, render("junit", result, ReportOptions()))
+
+    assert root[0].get("timestamp") == "2026-12-01T08:15:00"
+
+
+# --- against a base ref --------------------------------------------------------------
+
+
+def suite_for(schema: xmlschema.XMLSchema10, result: CheckResult) -> ET.Element:
+    return parse(schema, render("junit", result, ReportOptions()))[0]
+
+
+def classified(difference: Difference, change: Change) -> Difference:
+    difference.change = change
+    return difference
+
+
+def test_planned_changes_pass_and_conflicts_fail_like_drift(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    endpoint = settled(
+        classified(changed("image", 5), "planned"),
+        classified(changed("worker_config.max_replicas", 9), "drift"),
+        classified(changed("worker_config.gpu_num", 10), "conflict"),
+    )
+    suite = suite_for(schema, CheckResult([endpoint], base_ref="main"))
+
+    assert suite.get("failures") == "1"
+    (case,) = suite
+    assert [child.tag for child in case] == ["failure", "system-out"]
+    failure, out = case
+    assert failure.get("message") == (
+        "2 fields differ from the spec (1 in conflict with this change)"
+    )
+    assert (failure.text or "").splitlines() == [
+        'worker_config.max_replicas: declared "v1", live "v2" (line 9)',
+        'worker_config.gpu_num: declared "v1", live "v2" (line 10) [conflict]',
+    ]
+    assert out.text == 'planned: image: declared "v1", live "v2" (line 5)'
+
+
+def test_only_planned_changes_pass(schema: xmlschema.XMLSchema10) -> None:
+    endpoint = settled(classified(changed(), "planned"))
+    suite = suite_for(schema, CheckResult([endpoint], base_ref="main"))
+
+    assert endpoint.state == "planned"
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "0")
+    (case,) = suite
+    assert [child.tag for child in case] == ["system-out"]
+
+
+def test_planned_creation_and_deletion_pass(schema: xmlschema.XMLSchema10) -> None:
+    created = EndpointResult(
+        "new", None, "planned", Location("a.yaml", 3), plan="create"
+    )
+    deleted = EndpointResult(
+        "old", "ep-5", "planned", Location("main:old.yaml", 2), plan="delete"
+    )
+    suite = suite_for(schema, CheckResult([created, deleted], base_ref="main"))
+
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == (
+        "2",
+        "0",
+        "0",
+    )
+    create, delete = suite
+    assert create.get("classname") == "a.yaml"
+    assert create.findtext("system-out") == (
+        "planned: added by this change; the deploy will create it"
+    )
+    assert delete.get("classname") == "main:old.yaml"
+    assert delete.findtext("system-out") == (
+        "planned: removed by this change but still live; the deploy will delete it"
+    )
+
+
+# --- against a baseline --------------------------------------------------------------
+
+
+def test_failure_marks_each_difference_new_or_known(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    known = changed("image", 5)
+    known.status, known.first_seen = "known", "2026-11-28T00:00:00Z"
+    new = classified(changed("ports", 6), "conflict")
+    new.status, new.first_seen = "new", "2026-12-01T00:00:00Z"
+    missing = EndpointResult(
+        "canary",
+        None,
+        "missing",
+        Location("a.yaml", 30),
+        status="known",
+        first_seen="2026-11-01T00:00:00Z",
+    )
+    suite = suite_for(schema, CheckResult([settled(known, new), missing], baseline="b"))
+
+    drifted, gone = suite
+    assert (drifted.findtext("failure") or "").splitlines() == [
+        'image: declared "v1", live "v2" (line 5) '
+        "[known, first seen 2026-11-28T00:00:00Z]",
+        'ports: declared "v1", live "v2" (line 6) '
+        "[conflict; new, first seen 2026-12-01T00:00:00Z]",
+    ]
+    assert gone.findtext("failure") == (
+        "a.yaml:30: canary is declared, but not live "
+        "[known, first seen 2026-11-01T00:00:00Z]"
+    )
+
+
+def test_known_findings_pass_under_fail_on_new(schema: xmlschema.XMLSchema10) -> None:
+    known = changed()
+    known.status, known.first_seen = "known", "2026-11-28T00:00:00Z"
+    missing = EndpointResult(
+        "canary", None, "missing", Location("a.yaml", 30), status="known"
+    )
+    stray = EndpointResult("stray", "ep-9", "unmanaged", None, status="known")
+    result = CheckResult(
+        [settled(known), missing, stray],
+        baseline="b",
+        fail_on="new",
+        unmanaged_policy="fail",
+    )
+    suite = suite_for(schema, result)
+
+    assert result.exit_code() == 0
+    assert suite.get("failures") == "0"
+    drifted, gone, live = suite
+    assert (drifted.findtext("system-out") or "").splitlines() == [
+        "known drift (--fail-on new): 1 field differs from the spec",
+        'image: declared "v1", live "v2" (line 5) '
+        "[known, first seen 2026-11-28T00:00:00Z]",
+    ]
+    assert gone.findtext("system-out") == (
+        "known (--fail-on new): a.yaml:30: canary is declared, but not live [known]"
+    )
+    assert [child.tag for child in live] == ["skipped"]
+
+
+# --- health and capacity -------------------------------------------------------------
+
+
+def unhealthy(*warnings: str, state: State = "in_sync") -> EndpointResult:
+    endpoint = EndpointResult("api", "ep-1", state, Location("a.yaml", 1))
+    endpoint.health = list(warnings)
+    return endpoint
+
+
+def test_health_warnings_are_listed_and_do_not_fail(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    endpoint = unhealthy('status is "failed": oom', 'worker "w-1" is unhealthy')
+    suite = suite_for(schema, CheckResult([endpoint]))
+
+    assert suite.get("failures") == "0"
+    (case,) = suite
+    assert [child.tag for child in case] == ["system-out"]
+    assert (case.findtext("system-out") or "").splitlines() == [
+        'health: status is "failed": oom',
+        'health: worker "w-1" is unhealthy',
+    ]
+
+
+def test_health_warnings_fail_under_require_healthy(
+    schema: xmlschema.XMLSchema10,
+) -> None:
+    healthy_otherwise = unhealthy('status is "stopped"')
+    drifted = settled(changed())
+    drifted.health = ['worker "w-2" is unhealthy']
+    unknown_too = unhealthy('status is "failed"', state="unknown")
+    unknown_too.differences = [unknown()]
+    result = CheckResult(
+        [healthy_otherwise, drifted, unknown_too], require_healthy=True
+    )
+    suite = suite_for(schema, result)
+
+    assert (suite.get("failures"), suite.get("skipped")) == ("3", "0")
+    first, second, third = suite
+    failure = first.find("failure")
+    assert failure is not None
+    assert failure.get("type") == "unhealthy"
+    assert failure.get("message") == "1 health warning"
+    assert failure.text == 'health: status is "stopped"'
+    # One failure a case: the drift's, with the health warnings after it.
+    (failure,) = second.findall("failure")
+    assert failure.get("type") == "drift"
+    assert (failure.text or "").splitlines()[-1] == 'health: worker "w-2" is unhealthy'
+    # Not skipped: it fails for its health.
+    assert [child.tag for child in third] == ["failure", "system-out"]
+    assert (third.findtext("system-out") or "").startswith("not fully compared")
+
+
+def test_hostile_health_text_stays_valid(schema: xmlschema.XMLSchema10) -> None:
+    text = render("junit", CheckResult([unhealthy(NASTY)]), ReportOptions())
+
+    (case,) = parse(schema, text)[0]
+    assert all(ch.isprintable() or ch in {"\t", "\n"} for ch in text)
+    visible = "a]]>b<c>&d\\x1be[0m\\x00f\\u202eg\\nh\\ud800\\x0d"
+    assert case.findtext("system-out") == f"health: {visible}"
+
+
+def test_gpu_capacity_follows_the_drift(schema: xmlschema.XMLSchema10) -> None:
+    endpoint = settled(changed("worker_config.max_replicas", 9))
+    endpoint.capacity = Capacity(declared=6, live=12)
+    (case,) = suite_for(schema, CheckResult([endpoint]))
+
+    assert (case.findtext("failure") or "").splitlines() == [
+        'worker_config.max_replicas: declared "v1", live "v2" (line 9)',
+        "GPU capacity (gpu_num x max_replicas): declared 6, live 12 (+6)",
+    ]

@@ -10,10 +10,13 @@ import pytest
 from driftcheck.formats import ReportOptions, render
 from driftcheck.formats.markdown import SIZE_LIMIT, VALUE_LIMIT
 from driftcheck.model import (
+    Capacity,
     CheckResult,
     Difference,
     EndpointResult,
     Location,
+    Resolved,
+    Status,
     Suppression,
     UnmanagedPolicy,
 )
@@ -548,3 +551,313 @@ def test_job_summary_links_point_at_the_commit_on_github(
     text = summary.read_text(encoding="utf-8")
     blob = "https://github.com/acme/platform/blob/0123abc/"
     assert f"[48]({blob}examples/endpoints/llm/chat.yaml#L48)" in text
+
+
+# --- against a base ref --------------------------------------------------------------
+
+
+def pull_request() -> CheckResult:
+    """A pull request that changes the image, while live drifted on two fields."""
+    image = Difference("image", "changed", "v2", "v1", source=Location(SPEC, 5))
+    image.change = "planned"
+    replicas = changed()
+    replicas.change = "drift"
+    gpus = Difference(
+        "worker_config.gpu_num", "changed", 2, 1, False, Location(SPEC, 13)
+    )
+    gpus.change = "conflict"
+    api = settled(drifted(image, replicas, gpus))
+    api.plan = "update"
+    return CheckResult([api, in_sync()], base_ref="origin/main")
+
+
+def section(report: str, heading: str) -> str:
+    """The text under a heading, up to the next heading of the same or a higher
+    level, or the in-sync list."""
+    level = heading.split(" ")[0]
+    start = report.index(f"\n{heading}\n") + 1
+    marks = ["<details>", *(f"{'#' * n} " for n in range(2, len(level) + 1))]
+    ends = [report.find(f"\n{mark}", start + len(heading)) for mark in marks]
+    end = min((e for e in ends if e != -1), default=len(report))
+    return report[start:end]
+
+
+def test_pull_request_shows_the_plan_apart_from_the_drift() -> None:
+    report = render("markdown", pull_request(), ReportOptions())
+    lines = report.splitlines()
+
+    assert lines[2:5] == [
+        "| declared | in sync | drifted | planned | missing | unmanaged | coverage |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 2 | 1 | 1 | 0 | 0 | 0 | 100% |",
+    ]
+    assert lines[6] == "**Drift found:** 1 drifted (2 differences, 1 conflict)."
+    assert report.index("### Planned changes") < report.index("### Drift\n")
+
+    planned = section(report, "### Planned changes")
+    assert "live still matches <code>origin/main</code>" in planned
+    assert "They do not fail the run." in planned
+    assert "#### Update: <code>api</code> (<code>ep-1</code>)" in planned
+    assert rows(planned) == [
+        '| <code>image</code> | <code>"v2"</code> | <code>"v1"</code> '
+        "| [5](specs/api.yaml#L5) |"
+    ]
+    drift = section(report, "### Drift")
+    assert "#### Drifted: <code>api</code> (<code>ep-1</code>)" in drift
+    conflict = "**Conflict:** on 1 field, live differs both from <code>origin/main"
+    assert conflict in drift
+    assert "Also 1 planned change, listed under *Planned changes*." in drift
+    assert "| path | declared | live | line | change |" in drift
+    assert rows(drift) == [
+        "| <code>worker&#95;config.max&#95;replicas</code> | <code>3</code> "
+        "| <code>6</code> | [12](specs/api.yaml#L12) | drift |",
+        "| <code>worker&#95;config.gpu&#95;num</code> | <code>2</code> "
+        "| <code>1</code> | [13](specs/api.yaml#L13) | **conflict** |",
+    ]
+
+
+def test_only_planned_changes_are_in_sync_apart_from_them() -> None:
+    image = Difference("image", "changed", "v2", "v1", source=Location(SPEC, 5))
+    image.change = "planned"
+    api = settled(drifted(image))
+    report = render("markdown", CheckResult([api], base_ref="main"), ReportOptions())
+
+    assert api.state == "planned"
+    assert report.splitlines()[4] == "| 1 | 0 | 0 | 1 | 0 | 0 | 100% |"
+    assert (
+        "\n**In sync apart from planned changes:** 1 declared endpoint matches live, "
+        "or will once the deploy applies this change.\n"
+    ) in report
+    assert "### Drift" not in report
+    assert "#### Update: <code>api</code>" in report
+
+
+def test_planned_creation_and_deletion_are_listed_not_missing_or_unmanaged() -> None:
+    created = EndpointResult("new", None, "planned", Location(SPEC, 30), plan="create")
+    deleted = EndpointResult(
+        "old", "ep-5", "planned", Location("main:specs/old.yaml", 2), plan="delete"
+    )
+    result = CheckResult([created, in_sync(), deleted], base_ref="main")
+    report = render("markdown", result, ReportOptions())
+
+    assert report.splitlines()[4] == "| 2 | 1 | 0 | 2 | 0 | 0 | 100% |"
+    assert report.splitlines()[6].startswith("**In sync apart from planned changes:**")
+    assert (
+        "- Create <code>new</code>: added in "
+        "[`specs/api.yaml:30`](specs/api.yaml#L30), not live yet; the deploy will "
+        "create it.\n"
+        "- Delete <code>old</code> (<code>ep-5</code>): removed by this change "
+        "(declared at <code>main:specs/old.yaml:2</code>) but still live; the deploy "
+        "will delete it.\n"
+    ) in report
+    # A spec at the base ref is no file to link to.
+    assert "](main" not in report
+    assert "Missing" not in report
+    assert "Unmanaged" not in report
+
+
+def test_missing_under_a_base_ref_is_drift() -> None:
+    missing = EndpointResult("canary", None, "missing", Location(SPEC, 30))
+    result = CheckResult([missing], base_ref="main")
+    report = render("markdown", result, ReportOptions())
+
+    assert "### Planned changes" not in report
+    assert "### Drift\n" in report
+    assert "\n#### Missing: <code>canary</code>\n" in report
+
+
+# --- against a baseline --------------------------------------------------------------
+
+NOW = "2026-12-01T00:00:00Z"
+
+
+def seen(difference: Difference, status: Status, first_seen: str) -> Difference:
+    difference.status = status
+    difference.first_seen = first_seen
+    return difference
+
+
+def test_baseline_ages_each_finding_and_lists_the_resolved() -> None:
+    old = seen(changed(), "known", "2026-11-28T00:00:00Z")
+    recent = seen(
+        Difference("image", "changed", "v1", "v2", source=Location(SPEC, 5)),
+        "known",
+        "2026-11-30T19:00:00Z",
+    )
+    fresh = seen(Difference("envs.A", "extra", None, "1"), "new", NOW)
+    gone = EndpointResult(
+        "canary",
+        None,
+        "missing",
+        Location(SPEC, 30),
+        status="known",
+        first_seen="2026-11-01T00:00:00Z",
+    )
+    stray = EndpointResult(
+        "stray", "ep-9", "unmanaged", None, status="new", first_seen=NOW
+    )
+    result = CheckResult(
+        [settled(drifted(old, recent, fresh)), gone, stray],
+        baseline="drift.json",
+        checked_at=NOW,
+        resolved=[
+            Resolved("api", "envs.MODE", "missing", "2026-11-20T00:00:00Z"),
+            Resolved("retired", "", "missing", None),
+        ],
+    )
+    report = render("markdown", result, ReportOptions())
+    lines = report.splitlines()
+
+    assert lines[2:5] == [
+        "| declared | in sync | drifted | missing | unmanaged | coverage | new "
+        "| resolved |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 2 | 0 | 1 | 1 | 1 | 66.6% | 2 | 2 |",
+    ]
+    assert "| path | declared | live | line | age |" in report
+    assert [row.rpartition(" | ")[2] for row in rows(report)] == [
+        "3 days |",
+        "5 hours |",
+        "new |",
+    ]
+    assert "no live endpoint has this name. Known for 30 days.\n" in report
+    assert "- <code>stray</code> (<code>ep-9</code>) (new)\n" in report
+    assert (
+        "### Resolved since the baseline\n\n"
+        "2 findings of the baseline are gone in this run.\n\n"
+        "- <code>api</code>: <code>envs.MODE</code> (missing), first seen "
+        "<code>2026-11-20T00:00:00Z</code> (11 days ago)\n"
+        "- <code>retired</code>: missing\n"
+    ) in report
+
+
+def test_known_drift_under_fail_on_new_does_not_fail() -> None:
+    known = seen(changed(), "known", "2026-11-30T23:59:30Z")
+    result = CheckResult(
+        [settled(drifted(known))], baseline="b.json", checked_at=NOW, fail_on="new"
+    )
+    report = render("markdown", result, ReportOptions())
+
+    assert result.exit_code() == 0
+    assert (
+        "\n**No new drift:** every finding is known from the baseline, and known "
+        "drift does not fail the run (`--fail-on new`).\n"
+    ) in report
+    assert rows(report)[0].endswith(" | under a minute |")
+
+
+def test_new_drift_under_fail_on_new_says_what_fails() -> None:
+    known = seen(changed(), "known", "2026-11-30T00:00:00Z")
+    fresh = seen(Difference("image", "changed", "a", "b"), "new", NOW)
+    result = CheckResult(
+        [settled(drifted(known, fresh))],
+        baseline="b.json",
+        checked_at=NOW,
+        fail_on="new",
+    )
+    report = render("markdown", result, ReportOptions())
+
+    assert (
+        "**Drift found:** 1 drifted (2 differences). Of these, only the 1 finding "
+        "new since the baseline fails the run (`--fail-on new`).\n"
+    ) in report
+
+
+@pytest.mark.parametrize("first_seen", [None, "", "yesterday", "2026-13-40T00:00:00Z"])
+def test_an_unreadable_first_seen_is_known_without_an_age(
+    first_seen: str | None,
+) -> None:
+    difference = changed()
+    difference.status = "known"
+    difference.first_seen = first_seen
+    result = CheckResult([settled(drifted(difference))], baseline="b", checked_at=NOW)
+    assert rows(render("markdown", result, ReportOptions()))[0].endswith(" | known |")
+
+
+# --- health and capacity -------------------------------------------------------------
+
+
+def unhealthy(*warnings: str) -> EndpointResult:
+    endpoint = in_sync()
+    endpoint.health = list(warnings)
+    return endpoint
+
+
+def test_health_warnings_have_their_own_section_and_do_not_fail() -> None:
+    endpoint = unhealthy(
+        'status is "failed": out of memory', 'worker "w-1" is unhealthy'
+    )
+    result = CheckResult([endpoint])
+    report = render("markdown", result, ReportOptions())
+
+    assert report.splitlines()[4] == "| 1 | 1 | 0 | 0 | 0 | 100% | 1 |"
+    assert "| coverage | unhealthy |" in report.splitlines()[2]
+    assert (
+        "**In sync:** 1 declared endpoint matches live. 1 endpoint has health "
+        "warnings, listed under *Health*; they do not fail the run.\n"
+    ) in report
+    assert (
+        "### Health\n\n"
+        "Warnings about the live endpoints, not drift: they do not fail the run "
+        "unless `--require-healthy` is given.\n\n"
+        '- <code>ok</code> (<code>ep-2</code>): status is "failed": out of memory\n'
+        '- <code>ok</code> (<code>ep-2</code>): worker "w-1" is unhealthy\n'
+    ) in report
+
+
+def test_health_warnings_fail_under_require_healthy() -> None:
+    result = CheckResult([unhealthy('status is "stopped"')], require_healthy=True)
+    report = render("markdown", result, ReportOptions())
+
+    assert report.splitlines()[6] == (
+        "**Unhealthy endpoints fail the run:** 1 endpoint with health warnings "
+        "(`--require-healthy`)."
+    )
+    assert "Live endpoints that are not healthy fail the run" in report
+    both = CheckResult(
+        [settled(drifted(changed())), unhealthy("x")], require_healthy=True
+    )
+    assert (
+        "**Drift found:** 1 drifted (1 difference), 1 unhealthy (`--require-healthy`)."
+    ) in render("markdown", both, ReportOptions())
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_health_text_stays_inert(text: str) -> None:
+    report = render("markdown", CheckResult([unhealthy(text)]), ReportOptions())
+    health = section(report, "### Health").splitlines()
+    (line,) = [line for line in health if line.startswith("- ")]
+
+    assert "<script" not in report
+    assert "<img" not in report
+    assert "\r" not in report
+    assert "`" not in line
+    assert "[" not in line
+    assert not any(line.startswith(("# ", "- item")) for line in report.splitlines())
+
+
+def test_gpu_capacity_of_a_drifted_endpoint_and_in_total() -> None:
+    scaled = settled(drifted(changed()))
+    scaled.capacity = Capacity(declared=6, live=12)
+    shrunk = settled(drifted(changed(), name="b", id="ep-b"))
+    shrunk.capacity = Capacity(declared=8, live=4)
+    report = markdown([scaled, shrunk])
+
+    assert report.splitlines()[2].endswith("| coverage | GPU capacity change |")
+    assert report.splitlines()[4] == "| 2 | 0 | 2 | 0 | 0 | 100% | +2 |"
+    assert (
+        "| [12](specs/api.yaml#L12) |\n\n"
+        "GPU capacity (gpu_num \N{MULTIPLICATION SIGN} max_replicas): declared 6, "
+        "live 12 (+6)\n\n"
+        "### Drifted: <code>b</code>"
+    ) in report
+    assert "declared 8, live 4 (-4)\n" in report
+
+
+def test_gpu_capacity_is_left_out_when_it_does_not_change() -> None:
+    level = settled(drifted(changed()))
+    level.capacity = Capacity(declared=6, live=6)
+    report = markdown([level])
+
+    assert "GPU capacity change" not in report
+    assert "declared 6, live 6 (+0)" in report

@@ -21,10 +21,12 @@ from driftcheck.formats.sarif import (
     to_document,
 )
 from driftcheck.model import (
+    Capacity,
     CheckResult,
     Difference,
     EndpointResult,
     Location,
+    Resolved,
     Suppression,
 )
 
@@ -436,7 +438,8 @@ def test_unknown_difference_is_a_note_with_its_own_rule(
 def test_existing_rules_keep_their_index() -> None:
     document = to_document(CheckResult([]), Path("."))
     rules = [rule["id"] for rule in document["runs"][0]["tool"]["driver"]["rules"]]
-    assert rules == ["DC001", "DC002", "DC003", "DC004", "DC005", "DC006"]
+    assert rules[:6] == ["DC001", "DC002", "DC003", "DC004", "DC005", "DC006"]
+    assert rules[6:] == ["DC007", "DC008", "DC009", "DC010"]
 
 
 # --- fingerprints --------------------------------------------------------------------
@@ -546,3 +549,224 @@ def test_artifact_location_outside_root_is_absolute(tmp_path: Path) -> None:
     location = artifact_location(str(outside), root)
 
     assert location == {"uri": outside.resolve().as_uri()}
+
+
+# --- against a base ref --------------------------------------------------------------
+
+
+def rule_of(document: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    rule: dict[str, Any] = document["runs"][0]["tool"]["driver"]["rules"][
+        result["ruleIndex"]
+    ]
+    return rule
+
+
+def pull_request() -> CheckResult:
+    image = Difference("image", "changed", "v2", "v1", False, Location("a.yaml", 5))
+    image.change = "planned"
+    replicas = Difference("worker_config.max_replicas", "changed", 3, 6)
+    replicas.change = "drift"
+    gpus = Difference("worker_config.gpu_num", "changed", 2, 1)
+    gpus.change = "conflict"
+    result = one_endpoint(image, replicas, gpus)
+    result.base_ref = "origin/main"
+    return result
+
+
+def test_planned_changes_are_notes_and_conflicts_errors_of_their_own(
+    validator: Draft4Validator, root: Path
+) -> None:
+    document = to_document(pull_request(), root)
+
+    assert_valid(validator, document)
+    assert_code_scanning_ready(document)
+    planned, drift, conflict = results_of(document)
+    assert (planned["ruleId"], planned["level"]) == ("DC007", "note")
+    assert planned["message"]["text"] == (
+        'e (ep-1): image is "v2" in the spec but "v1" live; this change sets it, '
+        "and the deploy will apply it"
+    )
+    assert planned["properties"]["change"] == "planned"
+    assert rule_of(document, planned)["name"] == "FieldChangePlanned"
+    assert (drift["ruleId"], drift["level"]) == ("DC001", "error")
+    assert (conflict["ruleId"], conflict["level"]) == ("DC008", "error")
+    assert conflict["message"]["text"].endswith(
+        "; conflict: live differs both from origin/main and from this change"
+    )
+    assert rule_of(document, conflict)["defaultConfiguration"] == {"level": "error"}
+
+
+def test_fingerprints_do_not_follow_planned_drift_or_conflict(root: Path) -> None:
+    classified = results_of(to_document(pull_request(), root))
+    plain = pull_request()
+    for difference in plain.endpoints[0].differences:
+        difference.change = None
+    unclassified = results_of(to_document(plain, root))
+
+    prints = [r["partialFingerprints"] for r in classified]
+    assert prints == [r["partialFingerprints"] for r in unclassified]
+    assert prints[2][FINGERPRINT_KEY] == fingerprint(
+        "DC001", "e", "worker_config.gpu_num"
+    )
+
+
+def test_planned_creation_and_deletion_are_notes(
+    validator: Draft4Validator, root: Path
+) -> None:
+    deleted = EndpointResult(
+        "old", "ep-5", "planned", Location("main:specs/old.yaml", 2), plan="delete"
+    )
+    created = EndpointResult(
+        "new", None, "planned", Location("specs/new.yaml", 3), plan="create"
+    )
+    result = CheckResult([deleted, created], base_ref="main")
+    document = to_document(result, root)
+
+    assert_valid(validator, document)
+    assert_code_scanning_ready(document)
+    delete, create = results_of(document)
+    assert {delete["ruleId"], create["ruleId"]} == {"DC009"}
+    assert {delete["level"], create["level"]} == {"note"}
+    assert create["message"]["text"] == (
+        "new is added by this change and not live yet; the deploy will create it"
+    )
+    assert create["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "specs/new.yaml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 3},
+    }
+    assert delete["message"]["text"] == (
+        "old (ep-5) is removed by this change (declared at main:specs/old.yaml:2) "
+        "but still live; the deploy will delete it"
+    )
+    # The deleted spec is at the base ref only: anchored in a file of the checkout.
+    physical = delete["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"]["uri"] == "specs/new.yaml"
+    assert physical["region"] == {"startLine": 1}
+    # The same identity as the missing and the unmanaged endpoint they would be.
+    assert create["partialFingerprints"][FINGERPRINT_KEY] == fingerprint(
+        "DC004", "new", ""
+    )
+    assert delete["partialFingerprints"][FINGERPRINT_KEY] == fingerprint(
+        "DC005", "ep-5", ""
+    )
+
+
+def test_planned_deletion_alone_is_a_notification(
+    validator: Draft4Validator, root: Path
+) -> None:
+    deleted = EndpointResult(
+        "old", "ep-5", "planned", Location("main:old.yaml", 2), plan="delete"
+    )
+    document = to_document(CheckResult([deleted], base_ref="main"), root)
+
+    assert_valid(validator, document)
+    run = document["runs"][0]
+    assert run["results"] == []
+    (note,) = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "note"
+    assert note["associatedRule"] == {"id": "DC009", "index": 8}
+
+
+# --- against a baseline --------------------------------------------------------------
+
+
+def test_baseline_state_says_new_or_unchanged(
+    validator: Draft4Validator, root: Path
+) -> None:
+    known = Difference("image", "changed", "v1", "v2", False, Location("a.yaml", 5))
+    known.status, known.first_seen = "known", "2026-11-28T00:00:00Z"
+    new = Difference("ports", "missing", [80], None, False, Location("a.yaml", 6))
+    new.status, new.first_seen = "new", "2026-12-01T00:00:00Z"
+    result = one_endpoint(known, new)
+    result.endpoints.append(
+        EndpointResult("gone", None, "missing", Location("b.yaml", 1), status="known")
+    )
+    result.baseline = "drift.json"
+    result.resolved = [Resolved("e", "envs.A", "extra", None)]
+    document = to_document(result, root)
+
+    assert_valid(validator, document)
+    assert [r["baselineState"] for r in results_of(document)] == [
+        "unchanged",
+        "new",
+        "unchanged",
+    ]
+    assert results_of(document)[0]["properties"]["first_seen"] == (
+        "2026-11-28T00:00:00Z"
+    )
+
+    result.baseline = None
+    assert all("baselineState" not in r for r in results_of(to_document(result, root)))
+
+
+def test_baseline_state_leaves_the_fingerprint_alone(root: Path) -> None:
+    difference = Difference("image", "changed", "v1", "v2", False, Location("a", 5))
+    before = print_of(one_endpoint(difference), root)
+    difference.status = "new"
+    result = one_endpoint(difference)
+    result.baseline = "b.json"
+    assert print_of(result, root) == before
+
+
+# --- health and capacity -------------------------------------------------------------
+
+
+def unhealthy(*warnings: str, required: bool = False) -> CheckResult:
+    endpoint = EndpointResult("e", "ep-1", "in_sync", Location("a.yaml", 4))
+    endpoint.health = list(warnings)
+    return CheckResult([endpoint], require_healthy=required)
+
+
+@pytest.mark.parametrize(("required", "level"), [(False, "warning"), (True, "error")])
+def test_health_warnings_are_one_result_at_the_endpoint(
+    validator: Draft4Validator, root: Path, required: bool, level: str
+) -> None:
+    result = unhealthy(
+        'status is "failed": oom', 'worker "w-1" is unhealthy', required=required
+    )
+    document = to_document(result, root)
+
+    assert_valid(validator, document)
+    assert_code_scanning_ready(document)
+    (found,) = results_of(document)
+    assert (found["ruleId"], found["level"]) == ("DC010", level)
+    assert rule_of(document, found)["defaultConfiguration"] == {"level": "warning"}
+    assert found["message"]["text"] == (
+        'e (ep-1) is not healthy: status is "failed": oom; worker "w-1" is unhealthy'
+    )
+    assert found["locations"][0]["physicalLocation"]["region"] == {"startLine": 4}
+    assert found["partialFingerprints"][FINGERPRINT_KEY] == fingerprint(
+        "DC010", "e", ""
+    )
+
+
+def test_hostile_health_text_stays_valid(
+    validator: Draft4Validator, root: Path
+) -> None:
+    text = json.dumps(to_document(unhealthy(NASTY, "[x](javascript:1)"), root))
+
+    document = json.loads(text)
+    assert_valid(validator, document)
+    assert all(value.isprintable() for value in strings(document))
+    (found,) = results_of(document)
+    assert "\\x1b" in found["message"]["text"]
+    assert "\\[x\\](javascript:1)" in found["message"]["text"]
+
+
+def test_capacity_fields_say_what_their_drift_does_to_gpus(root: Path) -> None:
+    replicas = Difference("worker_config.max_replicas", "changed", 3, 6)
+    timeout = Difference("worker_config.idle_timeout", "changed", 60, 30)
+    result = one_endpoint(replicas, timeout)
+    result.endpoints[0].capacity = Capacity(declared=6, live=12)
+    with_capacity, without = results_of(to_document(result, root))
+
+    assert with_capacity["message"]["text"].endswith(
+        "; GPU capacity (gpu_num x max_replicas): declared 6, live 12 (+6)"
+    )
+    assert with_capacity["properties"]["gpu_capacity"] == {
+        "declared": 6,
+        "live": 12,
+        "change": 6,
+    }
+    assert "GPU" not in without["message"]["text"]
+    assert "gpu_capacity" not in without["properties"]

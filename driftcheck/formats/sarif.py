@@ -5,6 +5,12 @@ rejects a whole upload if any result lacks a file location, so every result poin
 a spec file, by a path relative to the repository root. A difference an ignore rule
 matched is a result with a suppression, which code scanning shows as dismissed; one
 whose live value a redacted snapshot withheld is a note.
+
+Against a base ref, planned changes (fields and whole endpoints) are notes of their own
+rules, and conflicts errors of theirs; against a baseline, each result says whether it
+is new. Health warnings are results of one more rule. Rules are only ever added at the
+end, so a rule keeps its index, and a finding keeps its fingerprint whatever it is
+classified as.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from urllib.parse import quote
 
 from driftcheck import __version__
 from driftcheck.formats import ReportOptions
-from driftcheck.model import CheckResult, Difference, EndpointResult, Location
+from driftcheck.model import (
+    CheckResult,
+    Difference,
+    EndpointResult,
+    Location,
+    Status,
+)
 from driftcheck.repo import relative_to_root, repository_root
 from driftcheck.textsafe import clean, show_value
 
@@ -116,6 +128,58 @@ RULES = (
         "field. An unknown field does not fail the run.",
         level="note",
     ),
+    Rule(
+        id="DC007",
+        name="FieldChangePlanned",
+        short="A change this pull request makes, not live yet",
+        full="The specs at the base ref and live agree on a field that this change "
+        "sets differently: the deploy will apply it. It is not drift.",
+        help="Nothing to do before merging; deploying the change applies it. A "
+        "planned change does not fail the run.",
+        help_markdown="Nothing to do before merging; deploying the change applies "
+        "it. A planned change does not fail the run.",
+        level="note",
+    ),
+    Rule(
+        id="DC008",
+        name="FieldConflict",
+        short="A field changed by hand that this pull request changes too",
+        full="The live value differs both from the specs at the base ref and from "
+        "this change: someone changed the endpoint by hand, and deploying the change "
+        "would overwrite that.",
+        help="Decide which value to keep: put the live value in the spec, or deploy "
+        "the change knowing it replaces the change made by hand.",
+        help_markdown="Decide which value to keep: put the live value in the spec, or "
+        "deploy the change knowing it replaces the change made by hand.",
+        level="error",
+    ),
+    Rule(
+        id="DC009",
+        name="EndpointChangePlanned",
+        short="An endpoint this pull request creates or deletes",
+        full="This change adds a spec for an endpoint that is not live yet, or "
+        "removes the spec of an endpoint that is still live: the deploy will create "
+        "or delete it. A deleted endpoint's spec exists only at the base ref, so its "
+        "result points at the first line of the first spec file of the run.",
+        help="Nothing to do before merging if the creation or deletion is meant. A "
+        "planned change does not fail the run.",
+        help_markdown="Nothing to do before merging if the creation or deletion is "
+        "meant. A planned change does not fail the run.",
+        level="note",
+    ),
+    Rule(
+        id="DC010",
+        name="EndpointUnhealthy",
+        short="A live endpoint is not running or has unhealthy workers",
+        full="The live endpoint's status is not running, or some of its workers "
+        "report that they are unhealthy. This is not drift: the spec and the "
+        "endpoint may agree.",
+        help="Look at the endpoint's logs and events. It is a warning, and an error "
+        "under --require-healthy.",
+        help_markdown="Look at the endpoint's logs and events. It is a warning, and "
+        "an error under `--require-healthy`.",
+        level="warning",
+    ),
 )
 RULE_INDEX = {rule.id: index for index, rule in enumerate(RULES)}
 DIFFERENCE_RULES = {
@@ -124,6 +188,8 @@ DIFFERENCE_RULES = {
     "extra": "DC003",
     "unknown": "DC006",
 }
+
+CAPACITY_FIELDS = ("worker_config.gpu_num", "worker_config.max_replicas")
 
 
 def render(result: CheckResult, options: ReportOptions) -> str:
@@ -134,20 +200,39 @@ def to_document(result: CheckResult, root: Path) -> dict[str, Any]:
     """The SARIF log as plain data, with spec paths relative to `root`."""
     anchor = _first_spec_file(result)
     unmanaged_level = "error" if result.unmanaged_policy == "fail" else "warning"
-    results: list[dict[str, Any]] = []
-    unanchored: list[dict[str, Any]] = []
+    health_level = "error" if result.require_healthy else "warning"
+    # Each result, with its finding's baseline status and first_seen.
+    found: list[tuple[dict[str, Any], Status | None, str | None]] = []
 
     for endpoint in result.endpoints:
-        if endpoint.state in ("drifted", "unknown", "in_sync"):
+        if endpoint.plan in ("create", "delete"):
+            found.append((_planned(endpoint, root, anchor), None, None))
+        elif endpoint.state in ("drifted", "unknown", "in_sync", "planned"):
             # In sync or unknown, an endpoint may still have suppressed differences.
-            results.extend(_difference(endpoint, d, root) for d in endpoint.differences)
+            found.extend(
+                (_difference(endpoint, d, root, result.base_ref), *_seen(d))
+                for d in endpoint.differences
+            )
         elif endpoint.state == "missing":
-            results.append(_missing(endpoint, root))
+            found.append((_missing(endpoint, root), *_seen(endpoint)))
         elif endpoint.state == "unmanaged":
-            if anchor is None:
-                unanchored.append(_unmanaged(endpoint, unmanaged_level, None))
-            else:
-                results.append(_unmanaged(endpoint, unmanaged_level, (anchor, root)))
+            unmanaged = _unmanaged(endpoint, unmanaged_level, _anchor(anchor, root))
+            found.append((unmanaged, *_seen(endpoint)))
+        if endpoint.health:
+            unhealthy = _unhealthy(endpoint, health_level, root, anchor)
+            found.append((unhealthy, None, None))
+
+    results: list[dict[str, Any]] = []
+    unanchored: list[dict[str, Any]] = []
+    for item, status, first_seen in found:
+        if result.baseline is not None and status is not None:
+            item["baselineState"] = "new" if status == "new" else "unchanged"
+        if first_seen is not None:
+            item["properties"]["first_seen"] = clean(first_seen)
+        if "physicalLocation" in item["locations"][0]:
+            results.append(item)
+        else:
+            unanchored.append(_notification(item))
 
     run: dict[str, Any] = {"tool": {"driver": _driver()}, "results": results}
     if unanchored:
@@ -157,6 +242,10 @@ def to_document(result: CheckResult, root: Path) -> dict[str, Any]:
             {"executionSuccessful": True, "toolExecutionNotifications": unanchored}
         ]
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _seen(finding: Difference | EndpointResult) -> tuple[Status | None, str | None]:
+    return finding.status, finding.first_seen
 
 
 def artifact_location(file: str, root: Path) -> dict[str, str]:
@@ -208,21 +297,50 @@ def _rule(rule: Rule) -> dict[str, Any]:
 
 
 def _difference(
-    endpoint: EndpointResult, difference: Difference, root: Path
+    endpoint: EndpointResult,
+    difference: Difference,
+    root: Path,
+    base_ref: str | None = None,
 ) -> dict[str, Any]:
-    rule_id = DIFFERENCE_RULES[difference.kind]
+    kind_rule = DIFFERENCE_RULES[difference.kind]
+    rule_id = kind_rule
+    text = f"{_label(endpoint)}: {clean(difference.path)} {_describe(difference)}"
+    if difference.kind != "unknown" and difference.change == "planned":
+        rule_id = "DC007"
+        text += "; this change sets it, and the deploy will apply it"
+    elif difference.kind != "unknown" and difference.change == "conflict":
+        rule_id = "DC008"
+        text += (
+            f"; conflict: live differs both from {clean(base_ref or 'the base ref')} "
+            "and from this change"
+        )
+    # The fields that make up GPU capacity say what their drift does to it.
+    capacity = endpoint.capacity if difference.path in CAPACITY_FIELDS else None
+    if capacity is not None and difference.counts:
+        text += (
+            f"; GPU capacity (gpu_num x max_replicas): declared {capacity.declared}, "
+            f"live {capacity.live} ({capacity.change:+d})"
+        )
     where = difference.source or endpoint.source
     found = _result(
         rule_id,
         RULES[RULE_INDEX[rule_id]].level,
-        f"{_label(endpoint)}: {clean(difference.path)} {_describe(difference)}",
+        text,
         endpoint,
         _physical(where, root) if where else None,
-        # The same print suppressed or not, so an alert keeps its identity when an
-        # ignore rule comes or goes.
-        fingerprint(rule_id, endpoint.name, difference.path),
+        # The same print suppressed or not, planned or drift or conflict, so an
+        # alert keeps its identity when an ignore rule or the base ref changes.
+        fingerprint(kind_rule, endpoint.name, difference.path),
         path=difference.path,
     )
+    if capacity is not None and difference.counts:
+        found["properties"]["gpu_capacity"] = {
+            "declared": capacity.declared,
+            "live": capacity.live,
+            "change": capacity.change,
+        }
+    if difference.change is not None:
+        found["properties"]["change"] = difference.change
     if difference.suppressed is not None:
         reason = difference.suppressed.reason
         justification = f"{reason} ({difference.suppressed.rule})"
@@ -262,25 +380,87 @@ def _missing(endpoint: EndpointResult, root: Path) -> dict[str, Any]:
 
 
 def _unmanaged(
-    endpoint: EndpointResult, level: str, anchor: tuple[Location, Path] | None
+    endpoint: EndpointResult, level: str, physical: dict[str, Any] | None
 ) -> dict[str, Any]:
-    found = _result(
+    return _result(
         "DC005",
         level,
         f"live endpoint {_label(endpoint)} is declared by no spec",
         endpoint,
-        _physical(*anchor) if anchor else None,
-        # No spec keeps live names unique; ids are.
-        fingerprint("DC005", endpoint.id or endpoint.name, ""),
+        physical,
+        fingerprint("DC005", _identity(endpoint), ""),
     )
-    if anchor is None:
-        return {
-            "level": level,
-            "message": found["message"],
-            "locations": found["locations"],
-            "associatedRule": {"id": "DC005", "index": RULE_INDEX["DC005"]},
-        }
+
+
+def _planned(
+    endpoint: EndpointResult, root: Path, anchor: Location | None
+) -> dict[str, Any]:
+    """A planned creation at its spec, or a planned deletion at the anchor.
+
+    Fingerprinted as the missing or unmanaged endpoint it is without a base ref.
+    """
+    if endpoint.plan == "create":
+        text = (
+            f"{_label(endpoint)} is added by this change and not live yet; the "
+            "deploy will create it"
+        )
+        physical = _physical(endpoint.source, root) if endpoint.source else None
+        identity = fingerprint("DC004", endpoint.name, "")
+    else:
+        where = (
+            f" (declared at {clean(str(endpoint.source))})" if endpoint.source else ""
+        )
+        text = (
+            f"{_label(endpoint)} is removed by this change{where} but still live; "
+            "the deploy will delete it"
+        )
+        physical = _anchor(anchor, root)
+        identity = fingerprint("DC005", _identity(endpoint), "")
+    found = _result("DC009", "note", text, endpoint, physical, identity)
+    found["properties"]["plan"] = endpoint.plan or ""
     return found
+
+
+def _unhealthy(
+    endpoint: EndpointResult, level: str, root: Path, anchor: Location | None
+) -> dict[str, Any]:
+    warnings = "; ".join(clean(warning) for warning in endpoint.health)
+    physical = (
+        _physical(endpoint.source, root)
+        if endpoint.source is not None and endpoint.plan != "delete"
+        else _anchor(anchor, root)
+    )
+    found = _result(
+        "DC010",
+        level,
+        f"{_label(endpoint)} is not healthy: {warnings}",
+        endpoint,
+        physical,
+        fingerprint("DC010", _identity(endpoint), ""),
+    )
+    found["properties"]["health"] = [clean(warning) for warning in endpoint.health]
+    return found
+
+
+def _identity(endpoint: EndpointResult) -> str:
+    """A declared endpoint is known by its spec's name; a live one by its id, as no
+    spec keeps live names unique."""
+    return endpoint.name if endpoint.declared else endpoint.id or endpoint.name
+
+
+def _anchor(anchor: Location | None, root: Path) -> dict[str, Any] | None:
+    return _physical(anchor, root) if anchor is not None else None
+
+
+def _notification(found: dict[str, Any]) -> dict[str, Any]:
+    """A result that has no file to point at, as a tool notification."""
+    rule_id = found["ruleId"]
+    return {
+        "level": found["level"],
+        "message": found["message"],
+        "locations": found["locations"],
+        "associatedRule": {"id": rule_id, "index": RULE_INDEX[rule_id]},
+    }
 
 
 def _result(
@@ -303,7 +483,7 @@ def _result(
             "kind": "resource",
         }
     ]
-    properties = {"endpoint": clean(endpoint.name)}
+    properties: dict[str, Any] = {"endpoint": clean(endpoint.name)}
     if endpoint.id:
         properties["endpoint_id"] = clean(endpoint.id)
     if path is not None:
@@ -333,7 +513,8 @@ def _label(endpoint: EndpointResult) -> str:
 
 def _first_spec_file(result: CheckResult) -> Location | None:
     for endpoint in result.endpoints:
-        if endpoint.source is not None:
+        # A planned deletion's spec is at the base ref, not in the working tree.
+        if endpoint.source is not None and endpoint.plan != "delete":
             return Location(endpoint.source.file, 1)
     return None
 
