@@ -584,6 +584,13 @@ def _fast_check(definition: str) -> Check | None:
 
 @cache
 def _validator(definition: str) -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(_schema_root(definition))
+    # JSON Schema counts 2.0 as an integer; the API's integers are never floats,
+    # and a declared 2.0 would then differ from a live 2 as a false drift.
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer",
+        lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+    )
+    strict = validators.extend(Draft202012Validator, type_checker=checker)
+    return strict(_schema_root(definition))

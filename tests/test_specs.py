@@ -733,3 +733,11 @@ def test_the_shipped_schema_is_a_valid_json_schema() -> None:
         "volumes",
         *READ_ONLY_FIELDS,
     }
+
+
+def test_a_float_where_an_integer_belongs_is_refused() -> None:
+    # JSON Schema would take 2.0 as an integer; live says 2, so it would then show
+    # as a false drift on every run.
+    assert only_error("name: a\nworker_config:\n  max_replicas: 2.0\n") == (
+        "spec.yaml:3:3: a: worker_config.max_replicas: expected an integer, got 2.0"
+    )
