@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from driftcheck.errors import MatchError, UsageError
@@ -241,10 +241,23 @@ def same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and _all_same(a.values(), [b[k] for k in a])
     if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and _all_same(a, b)
     return bool(a == b)
+
+
+def _all_same(left: Iterable[Any], right: Iterable[Any]) -> bool:
+    # Scalars, most values, are compared in the loop rather than in a call each.
+    for x, y in zip(left, right, strict=True):
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, (dict, list)):
+            if not same(x, y):
+                return False
+        elif x != y:
+            return False
+    return True
 
 
 def _diff_section(
@@ -252,9 +265,11 @@ def _diff_section(
 ) -> None:
     """Compare only the keys a mapping section declares."""
     live_map = live if isinstance(live, dict) else {}
-    projected = {k: live_map[k] for k in declared if k in live_map}
-    if same(declared, projected):
+    if declared.keys() <= live_map.keys() and _all_same(
+        declared.values(), [live_map[k] for k in declared]
+    ):
         return
+    projected = {k: live_map[k] for k in declared if k in live_map}
     for path, kind, d, v in _structural_diff(declared, projected):
         found.append((f"{section}.{path}", kind, d, v, False))
 

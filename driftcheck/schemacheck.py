@@ -33,6 +33,19 @@ _ANNOTATIONS = frozenset(
         "deprecated",
     }
 )
+_OBJECT_KEYWORDS = frozenset(
+    {"properties", "additionalProperties", "propertyNames", "required"}
+)
+_ARRAY_KEYWORDS = frozenset({"items", "uniqueItems"})
+_STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern"})
+_NUMBER_KEYWORDS = frozenset({"minimum", "maximum"})
+_KEYWORDS = (
+    frozenset({"$ref", "type", "enum", "not", "if", "then", "else"})
+    | _OBJECT_KEYWORDS
+    | _ARRAY_KEYWORDS
+    | _STRING_KEYWORDS
+    | _NUMBER_KEYWORDS
+)
 _REF_PREFIX = "#/$defs/"
 
 
@@ -101,21 +114,45 @@ class _Compiler:
         checks: list[Check] = []
         if "$ref" in schema:
             checks.append(self._ref(schema["$ref"]))
-        if "type" in schema:
-            checks.append(_type(schema["type"]))
         if "enum" in schema:
             checks.append(_enum(schema["enum"]))
         if "not" in schema:
             checks.append(_negate(self.compile(schema["not"])))
         if "if" in schema:
             checks.append(self._conditional(schema))
-        checks.extend(_string_checks(schema))
-        checks.extend(_number_checks(schema))
-        if _OBJECT_KEYWORDS & schema.keys():
-            checks.append(self._object(schema))
-        if _ARRAY_KEYWORDS & schema.keys():
-            checks.append(self._array(schema))
+        checks.extend(self._typed(schema))
         return _all(checks)
+
+    def _typed(self, schema: dict[str, Any]) -> list[Check]:
+        """The type and the keywords for each type, as few checks as possible.
+
+        With one `type`, a single check tests the type and that type's keywords;
+        keywords for other types cannot fail and are left out.
+        """
+        kind = schema.get("type")
+        if kind == "string":
+            return [_string(schema)]
+        if kind == "integer":
+            return [_integer(schema)]
+        if kind == "object":
+            return [self._object(schema, typed=True)]
+        if kind == "array":
+            return [self._array(schema, typed=True)]
+
+        checks: list[Check] = []
+        if "type" in schema:
+            checks.append(_type(kind))
+        if _STRING_KEYWORDS & schema.keys():
+            string = _string(schema)
+            checks.append(lambda v: not isinstance(v, str) or string(v))
+        if _NUMBER_KEYWORDS & schema.keys():
+            number = _number(schema)
+            checks.append(lambda v: number(v) if _is_number(v) else _not_a_number(v))
+        if _OBJECT_KEYWORDS & schema.keys():
+            checks.append(self._object(schema, typed=False))
+        if _ARRAY_KEYWORDS & schema.keys():
+            checks.append(self._array(schema, typed=False))
+        return checks
 
     def _ref(self, ref: Any) -> Check:
         if not isinstance(ref, str) or not ref.startswith(_REF_PREFIX):
@@ -136,7 +173,7 @@ class _Compiler:
         otherwise = self.compile(schema.get("else", True))
         return lambda v: then(v) if test(v) else otherwise(v)
 
-    def _object(self, schema: dict[str, Any]) -> Check:
+    def _object(self, schema: dict[str, Any], typed: bool) -> Check:
         properties = {
             key: self.compile(sub) for key, sub in schema.get("properties", {}).items()
         }
@@ -147,44 +184,29 @@ class _Compiler:
 
         def check(value: Any) -> bool:
             if not isinstance(value, dict):
-                return True
+                return not typed
             for key, item in value.items():
-                if names is not _always and not names(key):
-                    return False
                 sub = properties.get(key, extra)
                 if sub is None or not sub(item):
                     return False
+            if names is not _always and not all(names(key) for key in value):
+                return False
             return all(key in value for key in required)
 
         return check
 
-    def _array(self, schema: dict[str, Any]) -> Check:
+    def _array(self, schema: dict[str, Any], typed: bool) -> Check:
         items = self.compile(schema.get("items", True))
         unique = schema.get("uniqueItems", False) is True
 
         def check(value: Any) -> bool:
             if not isinstance(value, list):
-                return True
+                return not typed
             if not all(items(item) for item in value):
                 return False
             return not unique or _certainly_unique(value)
 
         return check
-
-
-_OBJECT_KEYWORDS = frozenset(
-    {"properties", "additionalProperties", "propertyNames", "required"}
-)
-_ARRAY_KEYWORDS = frozenset({"items", "uniqueItems"})
-_STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern"})
-_NUMBER_KEYWORDS = frozenset({"minimum", "maximum"})
-_KEYWORDS = (
-    frozenset({"$ref", "type", "enum", "not", "if", "then", "else"})
-    | _OBJECT_KEYWORDS
-    | _ARRAY_KEYWORDS
-    | _STRING_KEYWORDS
-    | _NUMBER_KEYWORDS
-)
 
 
 def _all(checks: list[Check]) -> Check:
@@ -225,32 +247,45 @@ def _enum(options: Any) -> Check:
     return lambda v: (type(v), v) in allowed if isinstance(v, (str, int)) else False
 
 
-def _string_checks(schema: dict[str, Any]) -> list[Check]:
-    checks: list[Check] = []
-    if "minLength" in schema:
-        low = _count(schema["minLength"])
-        checks.append(lambda v: not isinstance(v, str) or len(v) >= low)
-    if "maxLength" in schema:
-        high = _count(schema["maxLength"])
-        checks.append(lambda v: not isinstance(v, str) or len(v) <= high)
-    if "pattern" in schema:
-        if not isinstance(schema["pattern"], str):
-            raise Unsupported(f"pattern {schema['pattern']!r}")
-        search = re.compile(schema["pattern"]).search
-        checks.append(lambda v: not isinstance(v, str) or search(v) is not None)
-    return checks
+def _string(schema: dict[str, Any]) -> Check:
+    """A string within the schema's length and pattern; False for anything else."""
+    low = _count(schema.get("minLength", 0))
+    high = _count(schema["maxLength"]) if "maxLength" in schema else None
+    pattern = schema.get("pattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise Unsupported(f"pattern {pattern!r}")
+    search = re.compile(pattern).search if pattern is not None else None
+    if not low and high is None and search is None:
+        return _TYPES["string"]
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        size = len(value)
+        if size < low or (high is not None and size > high):
+            return False
+        return search is None or search(value) is not None
+
+    return check
 
 
-def _number_checks(schema: dict[str, Any]) -> list[Check]:
-    # Other kinds of number (Decimal, ...) get False: jsonschema decides for them.
-    checks: list[Check] = []
-    if "minimum" in schema:
-        low = _bound(schema["minimum"])
-        checks.append(lambda v: v >= low if _is_number(v) else _not_a_number(v))
-    if "maximum" in schema:
-        high = _bound(schema["maximum"])
-        checks.append(lambda v: v <= high if _is_number(v) else _not_a_number(v))
-    return checks
+def _integer(schema: dict[str, Any]) -> Check:
+    """A plain int within the schema's bounds; False for anything else."""
+    if not _NUMBER_KEYWORDS & schema.keys():
+        return _is_integer
+    number = _number(schema)
+    return lambda v: _is_integer(v) and number(v)
+
+
+def _number(schema: dict[str, Any]) -> Check:
+    """Whether an int or float is within the schema's bounds."""
+    low = _bound(schema["minimum"]) if "minimum" in schema else None
+    high = _bound(schema["maximum"]) if "maximum" in schema else None
+    if high is None:
+        return lambda v: v >= low
+    if low is None:
+        return lambda v: v <= high
+    return lambda v: low <= v <= high
 
 
 def _count(value: Any) -> int:

@@ -67,6 +67,11 @@ class _Builder:
         self.budget = budget
         self.positions: dict[Path, Position] = {}
         self.constructor = SafeConstructor()
+        self.constructors = {
+            tag: SafeConstructor.yaml_constructors[tag] for tag in _SCALAR_TAGS
+        }
+        # Every endpoint repeats the same keys; one string each keeps specs small.
+        self.keys: dict[str, str] = {}
 
     def fail(self, node: Node, message: str) -> _Abort:
         mark = node.start_mark
@@ -85,40 +90,43 @@ class _Builder:
         if isinstance(node, ScalarNode):
             if tag == _STR:
                 return node.value
-            if tag in _SCALAR_TAGS:
-                try:
-                    return self.constructor.construct_object(node, deep=True)
-                except (ConstructorError, ValueError) as exc:
-                    raise self.fail(node, f"cannot read scalar {node.value!r}") from exc
-            raise self._bad_tag(node)
+            construct = self.constructors.get(tag)
+            if construct is None:
+                raise self._bad_tag(node)
+            try:
+                return construct(self.constructor, node)
+            except (ConstructorError, ValueError) as exc:
+                raise self.fail(node, f"cannot read scalar {node.value!r}") from exc
 
         if isinstance(node, SequenceNode):
             if tag != _SEQ:
                 raise self._bad_tag(node)
             items = []
             for index, item in enumerate(node.value):
+                where = path + (index,)
                 mark = item.start_mark
-                self.positions[path + (index,)] = (mark.line + 1, mark.column + 1)
-                items.append(self.build(item, path + (index,), depth + 1))
+                self.positions[where] = (mark.line + 1, mark.column + 1)
+                items.append(self.build(item, where, depth + 1))
             return items
 
         if isinstance(node, MappingNode):
             if tag != _MAP:
                 raise self._bad_tag(node)
             mapping: dict[str, Any] = {}
-            first_seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = self._key(key_node)
-                mark = key_node.start_mark
-                if key in first_seen:
+                key = self.keys.setdefault(key, key)
+                where = path + (key,)
+                if key in mapping:
+                    first = self.positions[where][0]
                     raise self.fail(
                         key_node,
-                        f"duplicate key {key!r} (first at line {first_seen[key]}); "
+                        f"duplicate key {key!r} (first at line {first}); "
                         "YAML would silently keep only the last",
                     )
-                first_seen[key] = mark.line + 1
-                self.positions[path + (key,)] = (mark.line + 1, mark.column + 1)
-                mapping[key] = self.build(value_node, path + (key,), depth + 1)
+                mark = key_node.start_mark
+                self.positions[where] = (mark.line + 1, mark.column + 1)
+                mapping[key] = self.build(value_node, where, depth + 1)
             return mapping
 
         raise self.fail(node, "unsupported YAML node")  # pragma: no cover
