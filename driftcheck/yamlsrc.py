@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 try:
@@ -95,8 +95,18 @@ class _Builder:
                 raise self._bad_tag(node)
             try:
                 return construct(self.constructor, node)
-            except (ConstructorError, ValueError) as exc:
-                raise self.fail(node, f"cannot read scalar {node.value!r}") from exc
+            except Exception as exc:
+                # PyYAML's scalar constructors assume the resolver already
+                # matched the value, so an explicit tag on a malformed value
+                # (`!!bool maybe`, an empty `!!int`, `!!timestamp 2024-13-1`)
+                # fails with KeyError, IndexError or AttributeError as well as
+                # ConstructorError. Each is the file's fault, not ours.
+                # The value is not echoed: it may be an env var's secret.
+                raise self.fail(
+                    node,
+                    f"value is not a valid {_short_tag(tag)}; "
+                    "quote it if it is meant as a string",
+                ) from exc
 
         if isinstance(node, SequenceNode):
             if tag != _SEQ:

@@ -346,6 +346,23 @@ CASES: dict[str, Case] = {
             )
         ],
     ),
+    # PyYAML's constructors trust the tag, so these once crashed the run.
+    "explicit_bool_tag_on_a_non_bool": Case(
+        spec("name: a\nimage: x\nenvs:\n  - {key: FLAG, value: !!bool maybe}\n"),
+        [("spec.yaml", 4, r"value is not a valid !!bool; quote it if it is meant")],
+    ),
+    "explicit_int_tag_on_an_empty_value": Case(
+        spec("name: a\nimage: x\nworker_config:\n  max_replicas: !!int &x\n"),
+        [("spec.yaml", 4, r"value is not a valid !!int; quote it")],
+    ),
+    "explicit_timestamp_tag_on_a_malformed_date": Case(
+        spec("name: a\nimage: !!timestamp 2024-13-1:245\n"),
+        [("spec.yaml", 2, r"value is not a valid !!timestamp; quote it")],
+    ),
+    "plain_impossible_date": Case(
+        spec("name: a\nimage: 2024-13-45\n"),
+        [("spec.yaml", 2, r"value is not a valid !!timestamp; quote it")],
+    ),
     "nesting_deeper_than_the_limit_is_refused": Case(
         spec("name: a\nimage: " + "[" * 100 + "]" * 100 + "\n"),
         [("spec.yaml", 2, r"nesting deeper than \d+ levels; refused")],
@@ -396,6 +413,18 @@ def test_yaml11_env_value_must_be_quoted(
     pattern = rf"envs.FLAG: expected a string, got {reads_as} .*; quote it$"
     assert_refused(result, [("spec.yaml", 3, pattern)])
     assert fake_api.requests == []
+
+
+def test_unreadable_tagged_env_value_is_not_echoed(
+    run_cli: RunCli, fake_api: FakePPIO, tmp_path: Path
+) -> None:
+    secret = "hf_S3cretTok3nValue"
+    write_files(tmp_path, spec(f"name: a\nenvs:\n  HF_TOKEN: !!int {secret}\n"))
+
+    result = run_check(run_cli, fake_api, tmp_path, "spec.yaml")
+
+    assert_refused(result, [("spec.yaml", 3, r"value is not a valid !!int")])
+    assert secret not in result.stderr + result.stdout
 
 
 def test_yaml11_1e3_env_value_is_read_as_the_string_1e3(
