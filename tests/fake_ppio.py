@@ -777,21 +777,24 @@ class FakePPIO:
         if offset is None:
             return _api_error(400, "INVALID_ARGUMENT", "invalid cursor")
 
-        with self._lock:
-            matching = [copy.deepcopy(e) for e in self.endpoints]
         keyword = query.get("keyword", "").lower()
-        if keyword:
-            matching = [
-                e for e in matching if keyword in str(e.get("name", "")).lower()
-            ]
         members = {m.strip() for m in query.get("member_ids", "").split(",")} - {""}
-        if members:
-            matching = [e for e in matching if e.get("member_id") in members]
-
         size = limit if self.page_cap is None else min(limit, self.page_cap)
-        data = matching[offset : offset + size]
+        # Filter first and copy only the page: copying every endpoint on every
+        # request would make the fake, not the client, the cost of a large
+        # listing.
+        with self._lock:
+            matching = self.endpoints
+            if keyword:
+                matching = [
+                    e for e in matching if keyword in str(e.get("name", "")).lower()
+                ]
+            if members:
+                matching = [e for e in matching if e.get("member_id") in members]
+            data = copy.deepcopy(matching[offset : offset + size])
+            total = len(matching)
         end = offset + len(data)
-        has_more = end < len(matching)
+        has_more = end < total
         payload = {
             "data": data,
             "next_cursor": cursor_for(end) if has_more else "",
