@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +56,16 @@ class CliResult:
 
 
 RunCli = Callable[..., CliResult]
+
+
+def default_sigint() -> None:
+    """Run in a child before exec: give it Ctrl-C's default disposition.
+
+    A test run started in the background by a shell without job control inherits
+    SIGINT ignored and passes that on; the child's Python would then never raise
+    KeyboardInterrupt, and a Ctrl-C test would test the launcher, not driftcheck.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def child_env(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:

@@ -24,7 +24,13 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from .conftest import UNREACHABLE_API_URL, CliResult, RunCli, child_env
+from .conftest import (
+    UNREACHABLE_API_URL,
+    CliResult,
+    RunCli,
+    child_env,
+    default_sigint,
+)
 from .fake_ppio import (
     Exchange,
     FakePPIO,
@@ -1050,6 +1056,7 @@ def test_interrupt_while_fetching_says_one_line(fake: FakePPIO) -> None:
         text=True,
         env=child_env(api_env(fake)),
         cwd=REPO,
+        preexec_fn=default_sigint,
     )
     try:
         deadline = time.monotonic() + 20

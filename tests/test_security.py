@@ -32,7 +32,7 @@ from driftcheck.live import check_api_url
 from driftcheck.model import DeclaredEndpoint, Location
 from driftcheck.redact import DEFAULT_SENSITIVE_WORDS, Redactor
 
-from .conftest import CliResult, RunCli, child_env
+from .conftest import CliResult, RunCli, child_env, default_sigint
 from .fake_ppio import (
     FakePPIO,
     broken_json,
@@ -705,6 +705,7 @@ def test_ctrl_c_during_a_fetch_exits_130_with_one_line(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         deadline = time.monotonic() + 15
