@@ -25,13 +25,19 @@ def escape_reference(value: str) -> str:
 
 
 def resolve(
-    endpoints: Sequence[DeclaredEndpoint], environ: Mapping[str, str]
+    endpoints: Sequence[DeclaredEndpoint],
+    environ: Mapping[str, str],
+    *,
+    allow_unset: bool = False,
 ) -> set[str]:
     """Replace `${NAME}` env values in place; return the env keys that held one.
 
     `$${NAME}` stands for the literal text `${NAME}`.
 
-    Every unset variable is reported, each at the line that references it.
+    Every unset variable is reported, each at the line that references it. With
+    `allow_unset` (the specs at a base ref, which may name a variable the pull
+    request renamed), an unset reference is left as written and recorded in the
+    endpoint's `unset` instead.
     """
     problems: list[Problem] = []
     resolved_keys: set[str] = set()
@@ -49,6 +55,10 @@ def resolve(
             if match is None:
                 continue
             variable = match.group(1)
+            if variable not in environ and allow_unset:
+                endpoint.unset[f"envs.{key}"] = variable
+                resolved_keys.add(key)
+                continue
             if variable not in environ:
                 location = endpoint.location_of(f"envs.{key}")
                 problems.append(

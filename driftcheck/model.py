@@ -44,6 +44,9 @@ class DeclaredEndpoint:
     fields: dict[str, Any]
     source: Location
     lines: dict[str, int] = field(default_factory=dict)
+    # Env paths (`envs.KEY`) whose `${NAME}` reference could not be read because
+    # NAME is not set, with NAME: allowed for the specs at a base ref only.
+    unset: dict[str, str] = field(default_factory=dict)
 
     def location_of(self, path: str) -> Location:
         """The line a dotted field path was declared on, or its nearest parent's."""

@@ -111,24 +111,34 @@ def _check(settings: CheckSettings, console: Console) -> int:
         from driftcheck.gitbase import load_base_specs
 
         base = load_base_specs(settings.paths, settings.base_ref)
-        from_environment |= envrefs.resolve(base.endpoints, os.environ)
+        from_environment |= envrefs.resolve(
+            base.endpoints, os.environ, allow_unset=True
+        )
     known = read_baseline(settings.baseline) if settings.baseline else None
 
     live = read_live(settings.api, settings.live_file, console)
     redactor = Redactor(settings.sensitive_env, keys=from_environment)
+    live_filtered = settings.live_file is None and bool(
+        settings.api.member_ids or settings.api.keyword
+    )
     result = compare(
         specs.endpoints,
         live,
         redactor=redactor,
-        unmanaged=settings.unmanaged,
+        # Against a base ref, an endpoint the head no longer declares is a planned
+        # deletion, which `--unmanaged ignore` must not hide: keep the unmanaged
+        # ones until classified, then drop those that are still unmanaged.
+        unmanaged="warn" if base is not None else settings.unmanaged,
         only=settings.endpoints,
-        live_filtered=settings.live_file is None
-        and bool(settings.api.member_ids or settings.api.keyword),
+        live_filtered=live_filtered,
     )
     if base is not None and settings.base_ref is not None:
         from driftcheck.threeway import classify
 
         classify(result, specs.endpoints, base.endpoints, redactor, settings.base_ref)
+        result.unmanaged_policy = settings.unmanaged
+        if settings.unmanaged == "ignore":
+            result.endpoints = [e for e in result.endpoints if e.state != "unmanaged"]
     for warning in result.warnings:
         console.warn(warning)
     for rule in apply_ignores(result, settings.ignore):

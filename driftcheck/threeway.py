@@ -73,6 +73,17 @@ def classify(
         }
         for difference in endpoint.differences:
             _classify(difference, base_differences.get(difference.path), spec, earlier)
+            variable = earlier.unset.get(difference.path)
+            if variable is not None and difference.kind != "unknown":
+                # What the base declared is unknown, so whether live still holds
+                # it is too: fail safe rather than call hand changes planned.
+                difference.change = "conflict"
+                result.warnings.append(
+                    f"{endpoint.name}: {difference.path}: at {ref} the spec reads "
+                    f"it from ${{{variable}}}, which is not set, so whether this "
+                    "change is planned cannot be told; it is counted as a "
+                    f"conflict (set {variable} to tell planned from drift)"
+                )
         if any(d.planned for d in endpoint.differences):
             endpoint.plan = "update"
         endpoint.settle()

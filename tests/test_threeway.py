@@ -496,6 +496,56 @@ def test_env_read_from_the_environment_at_both_sides(
 
 
 @pytest.mark.parametrize(
+    ("environ", "live_value", "change", "code"),
+    [
+        # Only the new name is set, and live holds its value: nothing differs.
+        ({"NEW_TOKEN": BASE_TOKEN}, BASE_TOKEN, None, 0),
+        # Only the new name is set and live holds something else: the base value
+        # is unknown, so a hand change cannot be ruled out; fail safe.
+        ({"NEW_TOKEN": HEAD_TOKEN}, HAND_TOKEN, "conflict", 1),
+        # Both set: live still holds the base value, so the rotation is planned.
+        ({"OLD_TOKEN": BASE_TOKEN, "NEW_TOKEN": HEAD_TOKEN}, BASE_TOKEN, "planned", 0),
+        # Both set, and live holds neither: a real conflict.
+        ({"OLD_TOKEN": BASE_TOKEN, "NEW_TOKEN": HEAD_TOKEN}, HAND_TOKEN, "conflict", 1),
+    ],
+)
+def test_pull_request_renaming_the_variable_an_env_reads(
+    run_cli: RunCli,
+    fake_api: FakePPIO,
+    tmp_path: Path,
+    environ: dict[str, str],
+    live_value: str,
+    change: str | None,
+    code: int,
+) -> None:
+    repo = Repo.init(tmp_path / "specs-repo")
+    repo.write_specs("endpoints/chat.yaml", chat(envs={"TOKEN": "${OLD_TOKEN}"}))
+    repo.commit("Declare chat")
+    pull_request(repo, chat(envs={"TOKEN": "${NEW_TOKEN}"}))
+    env = serve(fake_api, live_chat(envs={"TOKEN": live_value}))
+
+    result = check(run_cli, repo, "-f", "json", env={**env, **environ})
+
+    assert result.code == code, result
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr
+    found = changes(report(result), "chat")
+    if change is None:
+        assert found == {}
+    else:
+        assert found == {"envs.TOKEN": ("changed", change)}
+    if "OLD_TOKEN" in environ or change is None:
+        assert result.stderr == ""
+    else:
+        assert result.stderr == (
+            "driftcheck: warning: chat: envs.TOKEN: at main the spec reads it "
+            "from ${OLD_TOKEN}, which is not set, so whether this change is "
+            "planned cannot be told; it is counted as a conflict (set OLD_TOKEN "
+            "to tell planned from drift)\n"
+        )
+
+
+@pytest.mark.parametrize(
     ("head_volumes", "live_size", "expected", "code"),
     [
         # The pull request grows the volume; live is still at the base size.
@@ -650,7 +700,8 @@ def test_endpoint_declared_at_base_and_not_live_is_still_missing(
     assert (missing["state"], missing["plan"]) == ("missing", None)
 
 
-@pytest.mark.parametrize("policy", ["warn", "fail"])
+# `ignore` hides endpoints nobody declares; this one the base declared.
+@pytest.mark.parametrize("policy", ["warn", "fail", "ignore"])
 def test_endpoint_removed_by_the_pull_request_is_a_planned_deletion(
     run_cli: RunCli, fake_api: FakePPIO, tmp_path: Path, policy: str
 ) -> None:
@@ -724,6 +775,20 @@ def test_live_endpoint_no_side_declares_is_still_unmanaged(
     assert_clean(result, 1)
     found = endpoint(report(result), "stray")
     assert (found["state"], found["plan"]) == ("unmanaged", None)
+
+
+def test_unmanaged_ignore_still_hides_what_no_side_declares(
+    run_cli: RunCli, fake_api: FakePPIO, repo: Repo
+) -> None:
+    pull_request(repo, chat(worker_config=workers(4)))
+    env = serve(fake_api, live_chat(), make_endpoint("stray", id="ep-stray"))
+
+    result = check(run_cli, repo, "-f", "json", "--unmanaged", "ignore", env=env)
+
+    assert_clean(result, 0)
+    document = report(result)
+    assert [e["name"] for e in document["endpoints"]] == ["chat"]
+    assert document["summary"]["unmanaged"] == 0
 
 
 def test_spec_folder_new_at_head_plans_everything(
