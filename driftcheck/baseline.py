@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -80,9 +81,17 @@ def _time(value: Any) -> str | None:
 
 
 def apply_baseline(
-    result: CheckResult, known: dict[Key, str | None], path: str
-) -> None:
-    """Mark each finding new or known, carry first_seen forward, list resolved ones."""
+    result: CheckResult,
+    known: dict[Key, str | None],
+    path: str,
+    looked_at: Callable[[Key], bool] = lambda key: True,
+) -> int:
+    """Mark each finding new or known, carry first_seen forward, list resolved ones.
+
+    A finding of the baseline that this run does not have is resolved only if
+    `looked_at` says this run could have seen it: a run narrowed by filters
+    proves nothing about endpoints it left out. Returns how many were left out.
+    """
     result.baseline = path
     seen: set[Key] = set()
     for endpoint in result.endpoints:
@@ -103,8 +112,10 @@ def apply_baseline(
             else:
                 difference.status = "new"
 
+    unseen = [(key, first) for key, first in sorted(known.items()) if key not in seen]
     result.resolved = [
         Resolved(endpoint=name, path=path_, kind=kind, first_seen=first_seen)
-        for (name, path_, kind), first_seen in sorted(known.items())
-        if (name, path_, kind) not in seen
+        for (name, path_, kind), first_seen in unseen
+        if looked_at((name, path_, kind))
     ]
+    return len(unseen) - len(result.resolved)

@@ -56,8 +56,8 @@ def compare(
                 f"--endpoint {shown} matches no declared or live endpoint; "
                 "check the spelling"
             )
-        declared = [d for d in declared if _selected(d.name, only)]
-        live = [e for e in live if _selected(e["name"], only)]
+        declared = [d for d in declared if selected(d.name, only)]
+        live = [e for e in live if selected(e["name"], only)]
 
     warnings: list[str] = []
     if live_filtered:
@@ -200,7 +200,8 @@ def gpu_capacity(
     return Capacity(declared=factors[0], live=factors[1])
 
 
-def _selected(name: str, globs: Sequence[str]) -> bool:
+def selected(name: str, globs: Sequence[str]) -> bool:
+    """Whether `--endpoint` globs choose the endpoint `name`."""
     return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,12 +149,45 @@ def _check(settings: CheckSettings, console: Console) -> int:
         )
     stamp(result, now_utc())
     if known is not None and settings.baseline is not None:
-        apply_baseline(result, known, settings.baseline)
+        left_out = apply_baseline(
+            result,
+            known,
+            settings.baseline,
+            looked_at=_scope(result, settings, live_filtered),
+        )
+        if left_out:
+            console.warn(
+                f"{left_out} finding(s) of the baseline concern endpoints this run's "
+                "filters (--endpoint, --unmanaged ignore, --keyword, --member-ids) "
+                "left out; they were not checked again and are not listed as resolved"
+            )
     result.fail_on = settings.fail_on
     result.require_healthy = settings.require_healthy
 
     _write_reports(result, settings, console)
     return result.exit_code()
+
+
+def _scope(
+    result: CheckResult, settings: CheckSettings, live_filtered: bool
+) -> Callable[[tuple[str, str, str]], bool]:
+    """Whether this run could have seen a finding (endpoint, path, kind)."""
+    from driftcheck.compare import selected
+
+    names = {endpoint.name for endpoint in result.endpoints}
+
+    def looked_at(key: tuple[str, str, str]) -> bool:
+        name, _, kind = key
+        if name in names:
+            return True
+        if settings.endpoints and not selected(name, settings.endpoints):
+            return False
+        if kind == "unmanaged" and settings.unmanaged == "ignore":
+            return False
+        # The API listed only part of the account: absence proves nothing.
+        return not live_filtered
+
+    return looked_at
 
 
 def read_live(api: ApiSettings, live_file: str | None, console: Console) -> list[Any]:

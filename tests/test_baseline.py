@@ -420,6 +420,74 @@ def test_baseline_and_report_may_be_the_same_file(runs: Runs) -> None:
     assert findings(document)["chat", "worker_config.max_replicas"] == ("new", T2_TEXT)
 
 
+@pytest.mark.parametrize(
+    ("args", "left_out"),
+    [
+        # gone and stray lie outside the glob; chat's image is looked at again.
+        (("--endpoint", "chat"), 2),
+        (("--endpoint", "c*", "--endpoint", "embed"), 2),
+        # stray is unmanaged, which the run no longer looks at.
+        (("--unmanaged", "ignore"), 1),
+    ],
+)
+def test_a_narrower_run_does_not_call_what_it_skipped_resolved(
+    runs: Runs, args: tuple[str, ...], left_out: int
+) -> None:
+    _, first = runs.report(T1, *DAY_ONE)
+    # chat's hotfix was rolled back, which the narrower run does see.
+    day_two = (chat(image=CHAT_IMAGE), embed(), stray())
+
+    result, second = runs.report(T2, *day_two, baseline=first, args=args)
+
+    document = load(second)
+    assert document["resolved"] == [
+        {"endpoint": "chat", "path": "image", "kind": "changed", "first_seen": T1_TEXT}
+    ]
+    assert document["summary"]["resolved"] == 1
+    assert result.stderr == (
+        f"driftcheck: warning: {left_out} finding(s) of the baseline concern "
+        "endpoints this run's filters (--endpoint, --unmanaged ignore, --keyword, "
+        "--member-ids) left out; they were not checked again and are not listed "
+        "as resolved\n"
+    )
+
+
+def test_an_endpoint_gone_from_both_sides_is_resolved(runs: Runs, specs: Path) -> None:
+    _, first = runs.report(T1, *DAY_ONE)
+    # Nobody declares `gone` any more, and stray was deleted: both are resolved.
+    document = yaml.safe_load(specs.read_text(encoding="utf-8"))
+    document["endpoints"] = document["endpoints"][:2]
+    specs.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    result, second = runs.report(T2, chat(image=CHAT_IMAGE), embed(), baseline=first)
+
+    assert_clean(result, 0)
+    assert [(r["endpoint"], r["kind"]) for r in load(second)["resolved"]] == [
+        ("chat", "changed"),
+        ("gone", "missing"),
+        ("stray", "unmanaged"),
+    ]
+
+
+def test_a_run_filtered_by_the_api_resolves_only_what_it_listed(
+    run_cli: RunCli, fake_api: FakePPIO, specs: Path, tmp_path: Path
+) -> None:
+    fake_api.endpoints = [chat(), embed(), stray()]
+    fake_api.api_key = API_KEY
+    env = {"PPIO_API_URL": fake_api.url, "PPIO_API_KEY": API_KEY}
+    first = tmp_path / "first.json"
+    run_cli("check", specs, "--report", f"json:{first}", env=env)
+
+    # Only chat matches the keyword; the API never lists gone or stray.
+    result = run_cli(
+        "check", specs, "-f", "json", "--keyword", "cha", "--baseline", first, env=env
+    )
+
+    assert result.code == 1, result
+    assert json.loads(result.stdout)["resolved"] == []
+    assert "2 finding(s) of the baseline concern endpoints" in result.stderr
+
+
 def test_same_inputs_give_the_same_report(runs: Runs) -> None:
     _, first = runs.report(T1, *DAY_ONE)
 
