@@ -271,7 +271,11 @@ def _diff_section(
     ):
         return
     projected = {k: live_map[k] for k in declared if k in live_map}
-    for path, kind, d, v in _structural_diff(declared, projected):
+    records = _structural_diff(declared, projected)
+    if not records:
+        # Never in sync by omission: the cheap test above found a difference.
+        found.append((section, "changed", declared, projected, False))
+    for path, kind, d, v in records:
         found.append((f"{section}.{path}", kind, d, v, False))
 
 
@@ -286,7 +290,11 @@ def _diff_envs(
     live_map = _env_map(live) if present else {}
     if same(declared, live_map):
         return
-    for key, kind, d, v in _structural_diff(declared, live_map):
+    records = _structural_diff(declared, live_map)
+    if not records:
+        # Never in sync by omission; the values are not shown, as any may be secret.
+        found.append(("envs", "changed", None, None, True))
+    for key, kind, d, v in records:
         if kind == "changed" and v == REDACTED_MARKER:
             found.append((f"envs.{key}", "unknown", None, None, True))
         elif redactor.is_sensitive(key):
@@ -345,7 +353,13 @@ def _diff_volumes(
             found.append((key, "missing", volume, None, False))
             continue
         projected = {k: current[k] for k in volume if k in current}
-        for path, kind, d, v in _structural_diff(volume, projected):
+        if same(volume, projected):
+            continue
+        records = _structural_diff(volume, projected)
+        if not records:
+            # Never in sync by omission: `same` found a difference.
+            found.append((key, "changed", volume, projected, False))
+        for path, kind, d, v in records:
             found.append((f"{key}.{path}", kind, d, v, False))
     for mount, current in live_by_mount.items():
         if mount not in declared_mounts:

@@ -952,3 +952,50 @@ def test_one_live_endpoint_claimed_by_id_and_by_name_is_an_error() -> None:
     (line,) = caught.value.lines()
     assert line.startswith("spec.yaml:4: chat-old: matches live endpoint 'ep-1'")
     assert "chat at spec.yaml:2 already matches" in line
+
+
+@pytest.mark.parametrize(
+    ("spec", "live_fields", "expected"),
+    [
+        (
+            "worker_config:\n  max_replicas: 4\n",
+            {"worker_config": {"max_replicas": 2}},
+            ("worker_config", "changed", {"max_replicas": 4}, {"max_replicas": 2}),
+        ),
+        (
+            "envs:\n  HF_TOKEN: declared-token\n",
+            {"envs": [{"key": "HF_TOKEN", "value": "live-token"}]},
+            ("envs", "changed", None, None),
+        ),
+        (
+            "volumes:\n  - {type: network, size: 50, mount_point: /data}\n",
+            {"volumes": [{"type": "network", "size": 80, "mount_point": "/data"}]},
+            (
+                "volumes[/data]",
+                "changed",
+                {"type": "network", "size": 50, "mount_point": "/data"},
+                {"type": "network", "size": 80, "mount_point": "/data"},
+            ),
+        ),
+    ],
+)
+def test_a_difference_deepdiff_does_not_itemise_is_still_drift(
+    monkeypatch: pytest.MonkeyPatch,
+    spec: str,
+    live_fields: dict[str, Any],
+    expected: tuple[str, str, Any, Any],
+) -> None:
+    # Should a deepdiff release ever miss a difference the type-strict equality
+    # test found, the section must still count as changed, never as in sync.
+    import deepdiff
+
+    monkeypatch.setattr(deepdiff, "DeepDiff", lambda *args, **kwargs: {})
+    declared = declare(f"name: chat\n{spec}")
+
+    result = compare(declared, [live_endpoint("ep-1", "chat", **live_fields)])
+
+    endpoint = only_result(result)
+    assert endpoint.state == "drifted"
+    assert records(endpoint) == [expected]
+    assert result.exit_code() == EXIT_DRIFT
+    assert "declared-token" not in repr(endpoint.differences)
