@@ -398,7 +398,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--api-sizes",
         help="endpoint counts to also check through the fake API "
-        "(default: 10000, or the largest size with --quick; 'none' to skip)",
+        "(default: every size from 10000 up, or the largest size with --quick; "
+        "'none' to skip)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
     parser.add_argument("--serve", metavar="LIVE_FILE", help=argparse.SUPPRESS)
@@ -414,8 +415,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             {int(s.replace("_", "")) for s in args.api_sizes.split(",")}
         )
     else:
-        wanted = TARGET_MIN_N in args.sizes and not args.quick
-        args.api_sizes = [TARGET_MIN_N] if wanted else args.sizes[-1:]
+        targeted = [n for n in args.sizes if n >= TARGET_MIN_N]
+        args.api_sizes = targeted if targeted and not args.quick else args.sizes[-1:]
     unknown = set(args.api_sizes) - set(args.sizes)
     if unknown:
         parser.error(f"--api-sizes {sorted(unknown)} not among --sizes")
