@@ -304,14 +304,25 @@ def _diff_envs(
 
 
 def _env_map(live: Any) -> dict[str, Any]:
+    """Live envs by key. A key listed twice with different values maps to the list
+    of its values: which one the platform uses is unknown, so no single declared
+    value can match it."""
     if isinstance(live, dict):
         return live
     result: dict[str, Any] = {}
     if not isinstance(live, list):
         return result
+    repeated: dict[str, list[Any]] = {}
     for item in live:
         if isinstance(item, dict) and "key" in item:
-            result[str(item["key"])] = item.get("value")
+            key, value = str(item["key"]), item.get("value")
+            if key in result and not same(result[key], value):
+                values = repeated.setdefault(key, [result[key]])
+                if not any(same(value, seen) for seen in values):
+                    values.append(value)
+            else:
+                result.setdefault(key, value)
+    result.update(repeated)
     return result
 
 
@@ -338,20 +349,24 @@ def _diff_volumes(
     declared: list[dict[str, Any]], live: Any, present: bool, found: list[Any]
 ) -> None:
     """Volumes pair up by mount_point; within one, only declared keys count."""
-    live_by_mount = {
-        v["mount_point"]: v
-        for v in (live if isinstance(live, list) else [])
-        if isinstance(v, dict) and isinstance(v.get("mount_point"), str)
-    }
+    live_by_mount: dict[str, Any] = {}
+    for v in live if isinstance(live, list) else []:
+        if isinstance(v, dict) and isinstance(v.get("mount_point"), str):
+            live_by_mount.setdefault(v["mount_point"], []).append(v)
     declared_mounts = set()
     for volume in declared:
         mount = volume["mount_point"]
         declared_mounts.add(mount)
         key = f"volumes[{mount}]"
-        current = live_by_mount.get(mount)
-        if current is None:
+        mounted = live_by_mount.get(mount)
+        if mounted is None:
             found.append((key, "missing", volume, None, False))
             continue
+        if len(mounted) > 1:
+            # Two live volumes on one mount point: no declared volume matches that.
+            found.append((key, "changed", volume, mounted, False))
+            continue
+        current = mounted[0]
         projected = {k: current[k] for k in volume if k in current}
         if same(volume, projected):
             continue
@@ -361,9 +376,10 @@ def _diff_volumes(
             found.append((key, "changed", volume, projected, False))
         for path, kind, d, v in records:
             found.append((f"{key}.{path}", kind, d, v, False))
-    for mount, current in live_by_mount.items():
+    for mount, mounted in live_by_mount.items():
         if mount not in declared_mounts:
-            found.append((f"volumes[{mount}]", "extra", None, current, False))
+            shown = mounted[0] if len(mounted) == 1 else mounted
+            found.append((f"volumes[{mount}]", "extra", None, shown, False))
 
 
 _MISSING = object()

@@ -999,3 +999,71 @@ def test_a_difference_deepdiff_does_not_itemise_is_still_drift(
     assert records(endpoint) == [expected]
     assert result.exit_code() == EXIT_DRIFT
     assert "declared-token" not in repr(endpoint.differences)
+
+
+@pytest.mark.parametrize("declared_value", ["debug", "info"])
+def test_live_env_key_listed_twice_with_different_values_is_drift(
+    declared_value: str,
+) -> None:
+    # Which of the two the platform applies is unknown; neither may pass as in sync.
+    declared = declare(f"name: chat\nenvs:\n  LOG_LEVEL: {declared_value}\n")
+    live = live_endpoint(
+        "ep-1",
+        "chat",
+        envs=[
+            {"key": "LOG_LEVEL", "value": "info"},
+            {"key": "LOG_LEVEL", "value": "debug"},
+        ],
+    )
+
+    endpoint = only_result(compare(declared, [live]))
+
+    assert endpoint.state == "drifted"
+    assert records(endpoint) == [
+        ("envs.LOG_LEVEL", "changed", declared_value, ["info", "debug"])
+    ]
+
+
+def test_live_env_key_listed_twice_with_one_value_is_in_sync() -> None:
+    declared = declare("name: chat\nenvs:\n  LOG_LEVEL: info\n")
+    twice = [{"key": "LOG_LEVEL", "value": "info"}] * 2
+
+    endpoint = only_result(
+        compare(declared, [live_endpoint("ep-1", "chat", envs=twice)])
+    )
+
+    assert endpoint.state == "in_sync"
+
+
+def test_sensitive_env_key_listed_twice_stays_redacted() -> None:
+    declared = declare("name: chat\nenvs:\n  HF_TOKEN: hf-declared-Kw2\n")
+    live = live_endpoint(
+        "ep-1",
+        "chat",
+        envs=[
+            {"key": "HF_TOKEN", "value": "hf-declared-Kw2"},
+            {"key": "HF_TOKEN", "value": "hf-other-Lp7"},
+        ],
+    )
+
+    endpoint = only_result(compare(declared, [live]))
+
+    assert records(endpoint) == [("envs.HF_TOKEN", "changed", None, None)]
+    assert "hf-" not in repr(endpoint.differences)
+
+
+def test_two_live_volumes_on_one_mount_point_are_drift() -> None:
+    declared = declare("name: chat\nvolumes:\n  - {mount_point: /data, size: 50}\n")
+    mounted = [
+        {"type": "network", "size": 50, "mount_point": "/data"},
+        {"type": "local", "size": 10, "mount_point": "/data"},
+    ]
+
+    endpoint = only_result(
+        compare(declared, [live_endpoint("ep-1", "chat", volumes=mounted)])
+    )
+
+    assert endpoint.state == "drifted"
+    assert records(endpoint) == [
+        ("volumes[/data]", "changed", {"mount_point": "/data", "size": 50}, mounted)
+    ]

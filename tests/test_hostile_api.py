@@ -520,6 +520,9 @@ def test_gzip_bodies_are_read(run_cli: RunCli, fake: FakePPIO, specs: Path) -> N
         ("volumes", "none"),
         ("envs", 5),
         ("envs", [{"key": {"k": 1}, "value": 2}]),
+        # The declared value listed, then another: which one applies is unknown.
+        ("envs", [{"key": "LOG_LEVEL", "value": v} for v in ("info", "debug")]),
+        ("volumes", [{"mount_point": "/data"}, {"mount_point": "/data", "size": 9}]),
         ("worker_config", [1, 2]),
         ("health_check", "on"),
     ],
