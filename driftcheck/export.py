@@ -10,11 +10,12 @@ import copy
 import fnmatch
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from driftcheck import __version__
 from driftcheck.baseline import now_utc
+from driftcheck.compare import same
 from driftcheck.envrefs import escape_reference
 from driftcheck.errors import UsageError
 from driftcheck.redact import REDACTED_MARKER, Redactor
@@ -138,18 +139,31 @@ def _envs(
 ) -> tuple[dict[str, str], list[str]]:
     result: dict[str, str] = {}
     variables: list[str] = []
+    secret_keys: set[str] = set()
     for item in envs if isinstance(envs, list) else []:
         if not isinstance(item, dict) or "key" not in item:
             continue
         key = str(item["key"])
+        if key in secret_keys:
+            continue  # listed again: one variable holds the key's secret
         # A value a snapshot withheld is a secret whatever its key is called.
         if redactor.is_sensitive(key) or item.get("value") == REDACTED_MARKER:
             variable = _free_variable(live, key, taken)
             variables.append(variable)
+            secret_keys.add(key)
             result[key] = "${" + variable + "}"
         else:
             result[key] = escape_reference(str(item.get("value", "")))
     return result, variables
+
+
+def _repeated_env_keys(envs: Any) -> list[str]:
+    """Env keys a live list gives more than one distinct value (never the values)."""
+    values: dict[str, list[Any]] = {}
+    for item in envs if isinstance(envs, list) else []:
+        if isinstance(item, dict) and "key" in item:
+            values.setdefault(str(item["key"]), []).append(item.get("value"))
+    return sorted(k for k, v in values.items() if not all(same(x, v[0]) for x in v))
 
 
 def _free_variable(live: dict[str, Any], key: str, taken: set[str]) -> str:
@@ -194,8 +208,12 @@ def write_export(
     only: Sequence[str] = (),
     single_file: bool = False,
     force: bool = False,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> tuple[list[str], list[str]]:
-    """Write spec files for the live endpoints; return the files and the variables."""
+    """Write spec files for the live endpoints; return the files and the variables.
+
+    What a spec cannot say is exported as best it can and passed to `warn`.
+    """
     import yaml
 
     chosen = [e for e in live if not only or _matches(e["name"], only)]
@@ -213,6 +231,13 @@ def write_export(
         )
         variables.extend(needed)
         specs.append((endpoint["name"], endpoint["id"], spec))
+        repeated = _repeated_env_keys(endpoint.get("envs"))
+        if repeated:
+            warn(
+                f"{endpoint['name']}: live lists env {', '.join(repeated)} more than "
+                "once with different values; a spec holds one, so the last was "
+                "written and check will report the key as drift until live is fixed"
+            )
 
     os.makedirs(output_dir, exist_ok=True)
     schema_path = os.path.join(output_dir, SCHEMA_FILE)

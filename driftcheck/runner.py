@@ -15,7 +15,13 @@ from driftcheck.errors import DriftcheckError, OutputError
 from driftcheck.formats import ReportOptions, render
 from driftcheck.ignore import IgnoreRule
 from driftcheck.live import ApiSettings
-from driftcheck.model import EXIT_IN_SYNC, CheckResult, FailOn, UnmanagedPolicy
+from driftcheck.model import (
+    EXIT_IN_SYNC,
+    CheckResult,
+    DeclaredEndpoint,
+    FailOn,
+    UnmanagedPolicy,
+)
 from driftcheck.repo import blob_url_base
 
 # GitHub refuses job summaries over 1 MiB per step.
@@ -98,7 +104,7 @@ def _report_paths(settings: CheckSettings) -> list[str]:
 def _check(settings: CheckSettings, console: Console) -> int:
     from driftcheck import envrefs
     from driftcheck.baseline import apply_baseline, now_utc, read_baseline, stamp
-    from driftcheck.compare import compare
+    from driftcheck.compare import compare, selected
     from driftcheck.ignore import apply_ignores
     from driftcheck.redact import Redactor
     from driftcheck.specs import load_specs
@@ -106,7 +112,15 @@ def _check(settings: CheckSettings, console: Console) -> int:
     specs = load_specs(settings.paths)
     for warning in specs.warnings:
         console.warn(warning)
-    from_environment = envrefs.resolve(specs.endpoints, os.environ)
+    # Only the endpoints this run compares need their variables set; the others
+    # still mark which env keys hold secrets.
+    chosen: list[DeclaredEndpoint] = []
+    others: list[DeclaredEndpoint] = []
+    for declared in specs.endpoints:
+        wanted = not settings.endpoints or selected(declared.name, settings.endpoints)
+        (chosen if wanted else others).append(declared)
+    from_environment = envrefs.resolve(chosen, os.environ)
+    from_environment |= envrefs.resolve(others, os.environ, allow_unset=True)
     base = None
     if settings.base_ref is not None:
         from driftcheck.gitbase import load_base_specs
@@ -243,6 +257,7 @@ def export(settings: ExportSettings, console: Console) -> int:
         only=settings.endpoints,
         single_file=settings.single_file,
         force=settings.force,
+        warn=console.warn,
     )
     console.say(f"wrote {len(files)} spec file(s) to {settings.output_dir}")
     if variables:

@@ -704,6 +704,31 @@ def test_unset_variable_is_an_error_naming_it_and_the_spec_line(
     ]
 
 
+def test_endpoint_filter_needs_only_the_chosen_endpoints_variables(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    out = tmp_path / "specs"
+    run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    environ = variables_for(out, example_live())
+    environ["CHAT_QWEN2_72B_HF_TOKEN"] = None
+
+    chosen = ("--endpoint", "chat-llama-*", "--endpoint", "batch-*")
+    result = run_cli(
+        "check", out, "--live-file", EXAMPLE_LIVE, *chosen, "-f", "json", env=environ
+    )
+
+    assert result.code == 0, result
+    assert result.stderr == ""
+    names = [e["name"] for e in json.loads(result.stdout)["endpoints"]]
+    assert names == ["batch-ocr-donut", "batch-whisper-large-v3", "chat-llama-3-8b"]
+    # Choosing the endpoint that reads it still needs the variable.
+    again = run_cli(
+        "check", out, "--live-file", EXAMPLE_LIVE, "--endpoint", "chat-*", env=environ
+    )
+    assert again.code == 2, again
+    assert "CHAT_QWEN2_72B_HF_TOKEN is not set" in again.stderr
+
+
 def test_an_empty_variable_is_set(run_cli: RunCli, tmp_path: Path) -> None:
     live = [make_endpoint("alpha", envs={"HF_TOKEN": ""})]
     live_file = write_live(tmp_path / "live.json", live)
@@ -1187,3 +1212,55 @@ def test_export_round_trip_property(live: list[dict[str, Any]]) -> None:
     assert result.exit_code() == 0
     assert {e.state for e in result.endpoints} == {"in_sync"}
     assert len(result.endpoints) == len(live)
+
+
+def test_export_warns_of_an_env_key_live_lists_twice(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    live = example_live()
+    chat = next(e for e in live if e["name"] == "chat-llama-3-8b")
+    secret = "hf-second-token-Vq8Zr3"
+    chat["envs"] += [
+        {"key": "MODEL", "value": "llama-3-8b-instruct"},
+        {"key": "HF_TOKEN", "value": secret},
+        # Listed twice with one value: nothing to warn of.
+        {"key": "MAX_MODEL_LEN", "value": "8192"},
+    ]
+    live_file = write_live(tmp_path / "live.json", live)
+    out = tmp_path / "specs"
+
+    result = run_cli(
+        "export", "--live-file", live_file, "--output-dir", out, "--endpoint", "chat-l*"
+    )
+
+    assert result.code == 0, result
+    assert result.stderr.splitlines()[0] == (
+        "driftcheck: warning: chat-llama-3-8b: live lists env HF_TOKEN, MODEL more "
+        "than once with different values; a spec holds one, so the last was "
+        "written and check will report the key as drift until live is fixed"
+    )
+    # One variable for the key, however often live lists it.
+    assert result.stderr.splitlines()[-1].endswith(
+        "(they hold the sensitive env values): CHAT_LLAMA_3_8B_HF_TOKEN"
+    )
+    assert secret not in result.stderr + result.stdout
+    assert secret not in (out / "chat-llama-3-8b.yaml").read_text("utf-8")
+    # What was written is what check then reports: drift on both keys.
+    variables = {"CHAT_LLAMA_3_8B_HF_TOKEN": secret}
+    check = run_cli(
+        "check",
+        out,
+        "--live-file",
+        live_file,
+        "--endpoint",
+        "chat-llama-3-8b",
+        "-f",
+        "json",
+        env=variables,
+    )
+    assert check.code == 1, check
+    differences = json.loads(check.stdout)["endpoints"][0]["differences"]
+    assert [(d["path"], d["kind"]) for d in differences] == [
+        ("envs.HF_TOKEN", "changed"),
+        ("envs.MODEL", "changed"),
+    ]
