@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ class CliResult:
 RunCli = Callable[..., CliResult]
 
 
-def default_sigint() -> None:
+def _default_sigint() -> None:
     """Run in a child before exec: give it Ctrl-C's default disposition.
 
     A test run started in the background by a shell without job control inherits
@@ -66,6 +67,43 @@ def default_sigint() -> None:
     KeyboardInterrupt, and a Ctrl-C test would test the launcher, not driftcheck.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupt_during_fetch(
+    fake: FakePPIO,
+    *args: str | os.PathLike[str],
+    env: Mapping[str, str | None],
+    cwd: str | os.PathLike[str],
+) -> CliResult:
+    """Run the CLI, press Ctrl-C once its first request reaches `fake`, and wait.
+
+    `fake` must be slow to answer, so that the run is still fetching.
+    """
+    argv = tuple(os.fspath(a) for a in args)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftcheck", *argv],
+        cwd=cwd,
+        env=child_env(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not fake.requests and time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            time.sleep(0.02)
+        assert fake.requests, "the CLI never reached the fake API"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return CliResult(argv, process.returncode, stdout, stderr)
 
 
 def child_env(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:

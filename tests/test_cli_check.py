@@ -12,7 +12,6 @@ import os
 import pty
 import re
 import selectors
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from .conftest import (
     CliResult,
     RunCli,
     child_env,
-    default_sigint,
+    interrupt_during_fetch,
 )
 from .fake_ppio import (
     Exchange,
@@ -1048,31 +1047,12 @@ def test_api_down_exits_2(run_cli: RunCli) -> None:
 
 def test_interrupt_while_fetching_says_one_line(fake: FakePPIO) -> None:
     fake.add_fault(slow(30), on_request=1)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "driftcheck", "check", SPECS],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(api_env(fake)),
-        cwd=REPO,
-        preexec_fn=default_sigint,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not fake.requests and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert fake.requests, "the CLI never asked for the first page"
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
-    assert process.returncode == 130
-    assert stdout == ""
-    assert stderr == "driftcheck: interrupted\n"
+    result = interrupt_during_fetch(fake, "check", SPECS, env=api_env(fake), cwd=REPO)
+
+    assert result.code == 130
+    assert result.stdout == ""
+    assert result.stderr == "driftcheck: interrupted\n"
 
 
 # -- refusing before any request -------------------------------------------------------

@@ -9,13 +9,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import socket
 import ssl
 import string
 import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -32,7 +29,7 @@ from driftcheck.live import check_api_url
 from driftcheck.model import DeclaredEndpoint, Location
 from driftcheck.redact import DEFAULT_SENSITIVE_WORDS, Redactor
 
-from .conftest import CliResult, RunCli, child_env, default_sigint
+from .conftest import CliResult, RunCli, interrupt_during_fetch
 from .fake_ppio import (
     FakePPIO,
     broken_json,
@@ -694,33 +691,13 @@ def test_ctrl_c_during_a_fetch_exits_130_with_one_line(
     fake_api.endpoints = [make_endpoint("chat")]
     fake_api.always(slow(10))
     (tmp_path / "spec.yaml").write_text("name: chat\n", encoding="utf-8")
-    env = child_env({"PPIO_API_KEY": SENTINEL, "PPIO_API_URL": fake_api.url})
+    env = {"PPIO_API_KEY": SENTINEL, "PPIO_API_URL": fake_api.url}
     fake_api.api_key = SENTINEL
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "driftcheck", "check", "spec.yaml"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=default_sigint,
+    result = interrupt_during_fetch(
+        fake_api, "check", "spec.yaml", env=env, cwd=tmp_path
     )
-    try:
-        deadline = time.monotonic() + 15
-        while not fake_api.requests and time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            time.sleep(0.02)
-        assert fake_api.requests, "the CLI never reached the fake API"
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
-    assert process.returncode == 130
-    assert stdout == ""
-    assert stderr == "driftcheck: interrupted\n"
+    assert result.code == 130
+    assert result.stdout == ""
+    assert result.stderr == "driftcheck: interrupted\n"
