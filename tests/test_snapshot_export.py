@@ -679,14 +679,28 @@ def test_export_default_output_dir_is_endpoints(
     assert len(exported_files(tmp_path / "endpoints")) == 9
 
 
+def export_example(
+    run_cli: RunCli, out: Path, unset: tuple[str, ...]
+) -> dict[str, str | None]:
+    """Export the example account to `out`; the variables its specs read, but
+    `unset`."""
+    run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    environ = variables_for(out, example_live())
+    for variable in unset:
+        assert variable in environ
+        environ[variable] = None
+    return environ
+
+
 def test_unset_variable_is_an_error_naming_it_and_the_spec_line(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     out = tmp_path / "specs"
-    run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
-    environ = variables_for(out, example_live())
-    environ["CHAT_QWEN2_72B_HF_TOKEN"] = None
-    environ["BATCH_OCR_DONUT_RESULTS_API_KEY"] = None
+    environ = export_example(
+        run_cli,
+        out,
+        unset=("CHAT_QWEN2_72B_HF_TOKEN", "BATCH_OCR_DONUT_RESULTS_API_KEY"),
+    )
 
     result = run_cli("check", out, "--live-file", EXAMPLE_LIVE, env=environ)
 
@@ -708,9 +722,7 @@ def test_endpoint_filter_needs_only_the_chosen_endpoints_variables(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     out = tmp_path / "specs"
-    run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
-    environ = variables_for(out, example_live())
-    environ["CHAT_QWEN2_72B_HF_TOKEN"] = None
+    environ = export_example(run_cli, out, unset=("CHAT_QWEN2_72B_HF_TOKEN",))
 
     chosen = ("--endpoint", "chat-llama-*", "--endpoint", "batch-*")
     result = run_cli(
