@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from driftcheck.errors import UsageError
-from driftcheck.model import CheckResult, Resolved
+from driftcheck.model import CheckResult, Difference, EndpointResult, Resolved
 
 Key = tuple[str, str, str]
 
@@ -33,14 +33,26 @@ def now_utc() -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _findings(
+    result: CheckResult,
+) -> Iterator[tuple[Key, EndpointResult | Difference]]:
+    """Every finding of a run, with the key that identifies it across runs.
+
+    An endpoint that is missing or unmanaged is a finding of its own; so is each
+    difference of a matched endpoint.
+    """
+    for endpoint in result.endpoints:
+        if endpoint.state in ("missing", "unmanaged"):
+            yield (endpoint.name, "", endpoint.state), endpoint
+        for difference in endpoint.differences:
+            yield (endpoint.name, difference.path, difference.kind), difference
+
+
 def stamp(result: CheckResult, checked_at: str) -> None:
     """Give every finding a first_seen of now: a run without a baseline sees all."""
     result.checked_at = checked_at
-    for endpoint in result.endpoints:
-        for difference in endpoint.differences:
-            difference.first_seen = checked_at
-        if endpoint.state in ("missing", "unmanaged"):
-            endpoint.first_seen = checked_at
+    for _, finding in _findings(result):
+        finding.first_seen = checked_at
 
 
 def read_baseline(path: str) -> dict[Key, str | None]:
@@ -94,23 +106,13 @@ def apply_baseline(
     """
     result.baseline = path
     seen: set[Key] = set()
-    for endpoint in result.endpoints:
-        if endpoint.state in ("missing", "unmanaged"):
-            key: Key = (endpoint.name, "", endpoint.state)
-            seen.add(key)
-            if key in known:
-                endpoint.status = "known"
-                endpoint.first_seen = known[key] or endpoint.first_seen
-            else:
-                endpoint.status = "new"
-        for difference in endpoint.differences:
-            key = (endpoint.name, difference.path, difference.kind)
-            seen.add(key)
-            if key in known:
-                difference.status = "known"
-                difference.first_seen = known[key] or difference.first_seen
-            else:
-                difference.status = "new"
+    for key, finding in _findings(result):
+        seen.add(key)
+        if key in known:
+            finding.status = "known"
+            finding.first_seen = known[key] or finding.first_seen
+        else:
+            finding.status = "new"
 
     unseen = [(key, first) for key, first in sorted(known.items()) if key not in seen]
     result.resolved = [
