@@ -7,6 +7,7 @@ a user sees: the exit code, stdout, stderr and the reports written.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pty
@@ -23,6 +24,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from . import specdata
 from .conftest import (
     UNREACHABLE_API_URL,
     CliResult,
@@ -165,24 +167,6 @@ EXAMPLE_SUMMARY = {
     "unmanaged": 2,
 }
 
-# The fields a spec may declare, in the order a spec file lists them.
-SPEC_FIELDS = (
-    "name",
-    "id",
-    "image",
-    "app_name",
-    "product_id",
-    "region_id",
-    "registry_auth_id",
-    "entrypoint",
-    "command",
-    "worker_config",
-    "policy",
-    "envs",
-    "health_check",
-    "ports",
-    "volumes",
-)
 ANSI = re.compile(r"\x1b\[")
 # Env names that hold a secret in the examples: HF_TOKEN, RESULTS_API_KEY.
 SECRET_NAME = re.compile(r"(^|_)(TOKEN|KEY|SECRET|PASSWORD)$")
@@ -221,11 +205,8 @@ def example_secrets() -> set[str]:
     return values
 
 
-def spec_for(endpoint: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
-    """A spec declaring exactly what a live endpoint holds, then `changes`."""
-    spec = {k: endpoint[k] for k in SPEC_FIELDS if k in endpoint}
-    spec.update(changes)
-    return spec
+# Pinned by id, envs in the API's list form: the other spec form than most tests use.
+spec_for = functools.partial(specdata.spec_for, pin_id=True, envs_as_list=True)
 
 
 def write_specs(path: Path, *specs: Mapping[str, Any]) -> Path:

@@ -17,30 +17,9 @@ import yaml
 
 from .conftest import UNREACHABLE_API_URL, CliResult, RunCli
 from .fake_ppio import FakePPIO, make_endpoint, slow, status
+from .specdata import spec_for
 
 API_KEY = "sk-config-Hq3Wn8Zt5Lc2Vb7Rx"
-DECLARABLE = (
-    "name",
-    "image",
-    "app_name",
-    "product_id",
-    "region_id",
-    "command",
-    "worker_config",
-    "policy",
-    "envs",
-    "health_check",
-    "ports",
-    "volumes",
-)
-
-
-def spec_for(endpoint: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A spec declaring what a live endpoint holds (envs as a mapping), then changes."""
-    spec = {k: endpoint[k] for k in DECLARABLE if k in endpoint}
-    spec["envs"] = {e["key"]: e["value"] for e in endpoint["envs"]}
-    spec.update(changes)
-    return spec
 
 
 def write_yaml(path: Path, document: Any) -> Path:

@@ -11,26 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
+from . import specdata
 from .conftest import CliResult, RunCli
 from .fake_ppio import FakePPIO, make_endpoint
 
 API_KEY = "sk-ignore-Mv4Pq9Xs2Jd6Tn1Ka"
 SECRET = "hf_live_secret_Qz8Rw2Ny"
 DECLARED_SECRET = "hf_declared_secret_Lk5Vc9"
-DECLARABLE = (
-    "name",
-    "image",
-    "app_name",
-    "product_id",
-    "region_id",
-    "command",
-    "worker_config",
-    "policy",
-    "envs",
-    "health_check",
-    "ports",
-    "volumes",
-)
 
 # alpha's live side. Its spec below differs on exactly three fields, all of them
 # ones a team may let move: the autoscaler's floor and two build stamps.
@@ -48,8 +35,8 @@ MOVABLE = ["envs.BUILD_ID", "envs.BUILD_SHA", "worker_config.min_replicas"]
 
 
 def spec_for(endpoint: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    spec = {k: endpoint[k] for k in DECLARABLE if k in endpoint}
-    spec["envs"] = {e["key"]: e["value"] for e in endpoint["envs"]}
+    """What `endpoint` holds, with mapping `changes` merged into its sections."""
+    spec = specdata.spec_for(endpoint)
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(spec.get(key), dict):
             spec[key] = {**spec[key], **value}

@@ -34,32 +34,13 @@ from driftcheck.specs import load_specs, schema_text
 
 from .conftest import CliResult, RunCli
 from .fake_ppio import DROP, FakePPIO, broken_json, make_endpoint, status
+from .specdata import DECLARABLE, spec_for
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_LIVE = REPO / "examples" / "live-endpoints.json"
 API_KEY = "sk-export-Rb6Yt1Qw8Zn3Kd5Lm"
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-
-# The fields a spec may declare; an exported spec holds nothing else.
-DECLARABLE = {
-    "name",
-    "id",
-    "type",
-    "app_name",
-    "product_id",
-    "region_id",
-    "image",
-    "registry_auth_id",
-    "entrypoint",
-    "command",
-    "worker_config",
-    "policy",
-    "envs",
-    "health_check",
-    "ports",
-    "volumes",
-}
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -409,13 +390,6 @@ def write_specs(path: Path, specs: list[dict[str, Any]]) -> Path:
     return path
 
 
-def spec_for(endpoint: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
-    spec = {k: endpoint[k] for k in DECLARABLE - {"id"} if k in endpoint}
-    spec["envs"] = {e["key"]: e["value"] for e in endpoint["envs"]}
-    spec.update(changes)
-    return spec
-
-
 def test_check_against_a_snapshot_reports_withheld_values_as_unknown(
     run_cli: RunCli, fake_api: FakePPIO, tmp_path: Path
 ) -> None:
@@ -638,7 +612,7 @@ def test_export_writes_declarable_fields_and_no_secret(
     specs = {s["name"]: s for s in exported_specs(out)}
     assert set(specs) == {e["name"] for e in live}
     for spec in specs.values():
-        assert set(spec) <= DECLARABLE - {"id"}, spec.keys()
+        assert set(spec) <= set(DECLARABLE) - {"id"}, spec.keys()
         assert isinstance(spec.get("envs", {}), dict)
     chat = specs["chat-llama-3-8b"]
     assert chat["envs"] == {
