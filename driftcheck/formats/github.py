@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from driftcheck.formats import ReportOptions
+from driftcheck.formats.wording import Wording
 from driftcheck.model import (
     CheckResult,
     Difference,
@@ -23,7 +24,7 @@ from driftcheck.model import (
     Location,
     Status,
 )
-from driftcheck.textsafe import clean, show_value
+from driftcheck.textsafe import clean
 
 # GitHub shows this many annotations of each kind (error, warning, notice) a step.
 ANNOTATION_LIMIT = 10
@@ -244,22 +245,17 @@ def _unknown(endpoint: EndpointResult, difference: Difference) -> _Notice:
     return _Notice(line, "unknown", f"{_label(endpoint)}: {difference.path}")
 
 
-def _describe(difference: Difference) -> str:
-    if difference.kind == "unknown":
-        return "was not compared: its live value was withheld (redacted snapshot)"
-    if difference.redacted:
-        return {
-            "changed": "differs between declared and live (value redacted)",
-            "missing": "is declared but absent live (value redacted)",
-            "extra": "is set live but not declared (value redacted)",
-        }[difference.kind]
-    declared = show_value(difference.declared)
-    live = show_value(difference.live)
-    if difference.kind == "missing":
-        return f"is declared {declared} but absent live"
-    if difference.kind == "extra":
-        return f"is set live to {live} but not declared"
-    return f"is declared {declared}, live {live}"
+_describe = Wording(
+    unknown="was not compared: its live value was withheld (redacted snapshot)",
+    redacted={
+        "changed": "differs between declared and live (value redacted)",
+        "missing": "is declared but absent live (value redacted)",
+        "extra": "is set live but not declared (value redacted)",
+    },
+    missing="is declared {declared} but absent live",
+    extra="is set live to {live} but not declared",
+    changed="is declared {declared}, live {live}",
+).describe
 
 
 def _missing(endpoint: EndpointResult) -> str:

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from driftcheck.formats import ReportOptions
+from driftcheck.formats.wording import Wording
 from driftcheck.model import (
     Capacity,
     CheckResult,
@@ -28,15 +29,21 @@ from driftcheck.model import (
     Status,
     Suppression,
 )
-from driftcheck.textsafe import clean, show_value
+from driftcheck.textsafe import clean
 
 SUITE_NAME = "driftcheck"
 UNMANAGED_CLASS = "live"
-_WITHHELD = {
-    "changed": "the values differ (withheld: sensitive)",
-    "missing": "declared, absent live (value withheld: sensitive)",
-    "extra": "not declared, set live (value withheld: sensitive)",
-}
+_describe = Wording(
+    unknown="live value withheld in a redacted snapshot, not compared",
+    redacted={
+        "changed": "the values differ (withheld: sensitive)",
+        "missing": "declared, absent live (value withheld: sensitive)",
+        "extra": "not declared, set live (value withheld: sensitive)",
+    },
+    missing="declared {declared}, absent live",
+    extra="not declared, live {live}",
+    changed="declared {declared}, live {live}",
+).describe
 
 
 def render(result: CheckResult, options: ReportOptions) -> str:
@@ -212,20 +219,8 @@ def _ignored(difference: Difference, suppression: Suppression) -> str:
 def _line(difference: Difference) -> str:
     where = f" (line {difference.source.line})" if difference.source else ""
     tags = _tags(difference)
-    path = clean(difference.path)
-    if difference.kind == "unknown":
-        return (
-            f"{path}: live value withheld in a redacted snapshot, not compared{where}"
-        )
-    if difference.redacted:
-        return f"{path}: {_WITHHELD[difference.kind]}{where}{tags}"
-    declared = show_value(difference.declared)
-    live = show_value(difference.live)
-    if difference.kind == "missing":
-        return f"{path}: declared {declared}, absent live{where}{tags}"
-    if difference.kind == "extra":
-        return f"{path}: not declared, live {live}{where}{tags}"
-    return f"{path}: declared {declared}, live {live}{where}{tags}"
+    text = f"{clean(difference.path)}: {_describe(difference)}{where}"
+    return text if difference.kind == "unknown" else text + tags
 
 
 def _tags(difference: Difference) -> str:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from driftcheck import __version__
 from driftcheck.formats import ReportOptions
+from driftcheck.formats.wording import Wording
 from driftcheck.model import (
     CheckResult,
     Difference,
@@ -34,7 +35,7 @@ from driftcheck.model import (
     Status,
 )
 from driftcheck.repo import relative_to_root, repository_root
-from driftcheck.textsafe import clean, show_value
+from driftcheck.textsafe import clean
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 # A placeholder until the project has a public home.
@@ -350,22 +351,17 @@ def _difference(
     return found
 
 
-def _describe(difference: Difference) -> str:
-    if difference.kind == "unknown":
-        return "was not compared: its live value was withheld in a redacted snapshot"
-    if difference.redacted:
-        return {
-            "changed": "differs from the spec (values withheld: sensitive)",
-            "missing": "is declared but absent live (value withheld: sensitive)",
-            "extra": "is set live but not declared (value withheld: sensitive)",
-        }[difference.kind]
-    declared = show_value(difference.declared)
-    live = show_value(difference.live)
-    if difference.kind == "missing":
-        return f"is declared as {declared} but absent live"
-    if difference.kind == "extra":
-        return f"is {live} live but not declared"
-    return f"is {declared} in the spec but {live} live"
+_describe = Wording(
+    unknown="was not compared: its live value was withheld in a redacted snapshot",
+    redacted={
+        "changed": "differs from the spec (values withheld: sensitive)",
+        "missing": "is declared but absent live (value withheld: sensitive)",
+        "extra": "is set live but not declared (value withheld: sensitive)",
+    },
+    missing="is declared as {declared} but absent live",
+    extra="is {live} live but not declared",
+    changed="is {declared} in the spec but {live} live",
+).describe
 
 
 def _missing(endpoint: EndpointResult, root: Path) -> dict[str, Any]:

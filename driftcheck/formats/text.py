@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from driftcheck.formats import ReportOptions
+from driftcheck.formats.wording import Wording
 from driftcheck.model import CheckResult, Difference, EndpointResult
-from driftcheck.textsafe import clean, show_value
+from driftcheck.textsafe import clean
 
 _COLORS = {
     "red": "31",
@@ -131,22 +132,17 @@ def _tags(difference: Difference) -> str:
     return f" [{'; '.join(tags)}]" if tags else ""
 
 
-def _describe(difference: Difference) -> str:
-    if difference.kind == "unknown":
-        return "unknown: the live value was withheld (redacted snapshot)"
-    if difference.redacted:
-        return {
-            "changed": "changed: the values differ (redacted)",
-            "missing": "missing: declared, absent live (value redacted)",
-            "extra": "extra: set live, not declared (value redacted)",
-        }[difference.kind]
-    declared = show_value(difference.declared)
-    live = show_value(difference.live)
-    if difference.kind == "missing":
-        return f"missing: declared {declared}, absent live"
-    if difference.kind == "extra":
-        return f"extra: live {live}, not declared"
-    return f"changed: declared {declared}, live {live}"
+_describe = Wording(
+    unknown="unknown: the live value was withheld (redacted snapshot)",
+    redacted={
+        "changed": "changed: the values differ (redacted)",
+        "missing": "missing: declared, absent live (value redacted)",
+        "extra": "extra: set live, not declared (value redacted)",
+    },
+    missing="missing: declared {declared}, absent live",
+    extra="extra: live {live}, not declared",
+    changed="changed: declared {declared}, live {live}",
+).describe
 
 
 def _summary(result: CheckResult, paint: _Painter) -> str:
