@@ -526,79 +526,57 @@ def _rows(
             return None
         return value
 
-    rows: list[Row] = []
-    python = by_key["python"]
-    for key, label in (("version", "--version"), ("help", "--help")):
-        rows.append(
-            Row(
-                f"start-up: `driftcheck {label}` vs `python -c pass`",
-                ms(python),
-                ms(by_key[key]),
-                ratio_of(by_key[key], python),
-                target(4.0),
-            )
-        )
+    def timed(name: str, measured: str, floor: str, goal: float | None) -> Row:
+        m, f = by_key[measured], by_key[floor]
+        return Row(name, ms(f), ms(m), ratio_of(m, f), goal)
 
-    for n in sizes:
-        floor = by_key[f"floor_yaml_json/{n}"]
-        check = by_key[f"check_file/{n}"]
-        rows.append(
-            Row(
-                f"check --live-file, N={n:,} vs YAML+JSON load",
-                ms(floor),
-                ms(check),
-                ratio_of(check, floor),
-                target(2.0, n),
+    rows = [
+        timed(f"start-up: `driftcheck {label}` vs `python -c pass`", key, "python", 4.0)
+        for key, label in (("version", "--version"), ("help", "--help"))
+    ]
+    # (row name, measured, floor, target, sizes): one row per size.
+    per_size: list[tuple[str, str, str, float | None, list[int]]] = [
+        (
+            "check --live-file, N={n:,} vs YAML+JSON load",
+            "check_file",
+            "floor_yaml_json",
+            2.0,
+            sizes,
+        ),
+        (
+            "(context) check --live-file, N={n:,} vs YAML+JSON load, collector off",
+            "check_file",
+            "floor_no_gc",
+            None,
+            sizes,
+        ),
+        ("validate, N={n:,} vs YAML load", "validate", "floor_yaml", 1.5, sizes),
+        (
+            f"check via fake API (page size {API_PAGE_SIZE}), N={{n:,}} vs --live-file",
+            "check_api",
+            "check_file",
+            1.3,
+            api_sizes,
+        ),
+    ]
+    for name, measured, floor, goal, counts in per_size:
+        rows += [
+            timed(
+                name.format(n=n),
+                f"{measured}/{n}",
+                f"{floor}/{n}",
+                None if goal is None else target(goal, n),
             )
-        )
-    for n in sizes:
-        floor = by_key[f"floor_no_gc/{n}"]
-        check = by_key[f"check_file/{n}"]
-        rows.append(
-            Row(
-                f"(context) check --live-file, N={n:,} vs YAML+JSON load, "
-                "collector off",
-                ms(floor),
-                ms(check),
-                ratio_of(check, floor),
-                None,
-            )
-        )
-    for n in sizes:
-        floor = by_key[f"floor_yaml/{n}"]
-        validate = by_key[f"validate/{n}"]
-        rows.append(
-            Row(
-                f"validate, N={n:,} vs YAML load",
-                ms(floor),
-                ms(validate),
-                ratio_of(validate, floor),
-                target(1.5, n),
-            )
-        )
-    for n in api_sizes:
-        check = by_key[f"check_file/{n}"]
-        api = by_key[f"check_api/{n}"]
-        rows.append(
-            Row(
-                f"check via fake API (page size {API_PAGE_SIZE}), N={n:,} vs "
-                "--live-file",
-                ms(check),
-                ms(api),
-                ratio_of(api, check),
-                target(1.3, n),
-            )
-        )
+            for n in counts
+        ]
     if len(sizes) >= 2:
         small, large = sizes[-2], sizes[-1]
-        growth = ratio_of(by_key[f"check_file/{large}"], by_key[f"check_file/{small}"])
         # Linear scaling plus 10%: 5.5 for 10,000 -> 50,000.
         rows.append(
-            Row(
+            timed(
                 f"growth: check --live-file N={large:,} / N={small:,}",
-                ms(by_key[f"check_file/{small}"]),
-                ms(by_key[f"check_file/{large}"]),
-                growth,
+                f"check_file/{large}",
+                f"check_file/{small}",
                 target(1.1 * large / small, small),
             )
         )
