@@ -449,54 +449,56 @@ def test_5xx_on_a_later_page_retries_that_page(
     ] * 2
 
 
-def test_429_retry_after_seconds_is_honoured(
-    run_cli: RunCli, fake: FakePPIO, specs: Path
+@pytest.mark.parametrize(
+    ("fault", "args", "notice"),
+    [
+        pytest.param(
+            status(429, headers={"Retry-After": "1"}),
+            (),
+            r"HTTP 429 on page 1; retrying in 1\.0s",
+            id="429_retry_after_seconds_is_honoured",
+        ),
+        # Backoff alone would wait at most 0.5 s before the second attempt; the
+        # date has whole seconds, so the wait is a little under 2 s.
+        pytest.param(
+            too_many_requests_until(2),
+            (),
+            r"HTTP 429 on page 1; retrying in (0\.9|1\.\d|2\.0)s",
+            id="429_retry_after_http_date_is_honoured",
+        ),
+        pytest.param(
+            status(429, headers={"Retry-After": "soon, maybe"}),
+            (),
+            r"HTTP 429 on page 1; retrying in 0\.[0-5]s",
+            id="429_retry_after_garbage_falls_back_to_backoff",
+        ),
+        pytest.param(
+            slow(3),
+            ("--timeout", "0.5"),
+            r"no answer within 0\.5s on page 1; retrying",
+            id="timeout_once_then_success",
+        ),
+        pytest.param(
+            reset_mid_body(),
+            (),
+            r"the connection broke while reading the answer",
+            id="reset_once_then_success",
+        ),
+    ],
+)
+def test_one_transient_fault_is_retried_and_said(
+    fault: Fault,
+    args: tuple[str, ...],
+    notice: str,
+    run_cli: RunCli,
+    fake: FakePPIO,
+    specs: Path,
 ) -> None:
-    fake.add_fault(status(429, headers={"Retry-After": "1"}))
+    fake.add_fault(fault)
 
-    result = run_check(run_cli, specs, fake.url)
+    result = run_check(run_cli, specs, fake.url, *args)
 
-    assert_recovered(result, r"HTTP 429 on page 1; retrying in 1\.0s")
-
-
-def test_429_retry_after_http_date_is_honoured(
-    run_cli: RunCli, fake: FakePPIO, specs: Path
-) -> None:
-    # Backoff alone would wait at most 0.5 s before the second attempt; the date
-    # has whole seconds, so the wait is a little under 2 s.
-    fake.add_fault(too_many_requests_until(2))
-
-    result = run_check(run_cli, specs, fake.url)
-
-    assert_recovered(result, r"HTTP 429 on page 1; retrying in (0\.9|1\.\d|2\.0)s")
-
-
-def test_429_retry_after_garbage_falls_back_to_backoff(
-    run_cli: RunCli, fake: FakePPIO, specs: Path
-) -> None:
-    fake.add_fault(status(429, headers={"Retry-After": "soon, maybe"}))
-
-    result = run_check(run_cli, specs, fake.url)
-
-    assert_recovered(result, r"HTTP 429 on page 1; retrying in 0\.[0-5]s")
-
-
-def test_timeout_once_then_success(
-    run_cli: RunCli, fake: FakePPIO, specs: Path
-) -> None:
-    fake.add_fault(slow(3))
-
-    result = run_check(run_cli, specs, fake.url, "--timeout", "0.5")
-
-    assert_recovered(result, r"no answer within 0\.5s on page 1; retrying")
-
-
-def test_reset_once_then_success(run_cli: RunCli, fake: FakePPIO, specs: Path) -> None:
-    fake.add_fault(reset_mid_body())
-
-    result = run_check(run_cli, specs, fake.url)
-
-    assert_recovered(result, r"the connection broke while reading the answer")
+    assert_recovered(result, notice)
 
 
 def test_gzip_bodies_are_read(run_cli: RunCli, fake: FakePPIO, specs: Path) -> None:
