@@ -138,6 +138,13 @@ def api_env(fake: FakePPIO, **more: str | None) -> dict[str, str | None]:
     return {"PPIO_API_URL": fake.url, "PPIO_API_KEY": API_KEY, **more}
 
 
+def export(run_cli: RunCli, out: Path, *args: str, **kwargs: Any) -> CliResult:
+    """`driftcheck export` of the example account into `out`, with `args`."""
+    return run_cli(
+        "export", "--live-file", EXAMPLE_LIVE, "--output-dir", out, *args, **kwargs
+    )
+
+
 def line_of(path: Path, text: str) -> int:
     for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
         if text in line:
@@ -585,9 +592,7 @@ def test_export_writes_declarable_fields_and_no_secret(
     out = tmp_path / "specs"
     live = example_live()
 
-    result = run_cli(
-        "export", "--live-file", EXAMPLE_LIVE, "--output-dir", out, cwd=tmp_path
-    )
+    result = export(run_cli, out, cwd=tmp_path)
 
     assert result.code == 0, result
     assert result.stdout == ""
@@ -635,7 +640,7 @@ def test_export_writes_declarable_fields_and_no_secret(
 
 def test_exported_specs_pass_validate(run_cli: RunCli, tmp_path: Path) -> None:
     out = tmp_path / "specs"
-    run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    export(run_cli, out)
 
     result = run_cli("validate", out)
 
@@ -658,7 +663,7 @@ def export_example(
 ) -> dict[str, str | None]:
     """Export the example account to `out`; the variables its specs read, but
     `unset`."""
-    run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    export(run_cli, out)
     environ = variables_for(out, example_live())
     for variable in unset:
         assert variable in environ
@@ -737,7 +742,7 @@ def test_a_wrong_secret_from_the_environment_is_drift_without_its_value(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     out = tmp_path / "specs"
-    run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    export(run_cli, out)
     environ = variables_for(out, example_live())
     environ["CHAT_LLAMA_3_8B_HF_TOKEN"] = "hf_wrong_value_from_ci_91ab"
 
@@ -762,7 +767,7 @@ def test_export_refuses_to_overwrite_and_changes_nothing(
     (out / "flux-dev.yaml").write_text("# hand-written\nname: flux-dev\n", "utf-8")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    result = run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    result = export(run_cli, out)
 
     assert result.code == 2, result
     assert result.stdout == ""
@@ -776,19 +781,17 @@ def test_export_twice_refuses_then_force_replaces(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     out = tmp_path / "specs"
-    first = run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    first = export(run_cli, out)
     assert first.code == 0
     for path in out.iterdir():
         path.write_text("# edited\n", "utf-8")
 
-    again = run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    again = export(run_cli, out)
     assert again.code == 2
     assert "refusing to overwrite 9 existing file(s)" in again.stderr
     assert {p.read_text("utf-8") for p in out.iterdir()} == {"# edited\n"}
 
-    forced = run_cli(
-        "export", "--live-file", EXAMPLE_LIVE, "--output-dir", out, "--force"
-    )
+    forced = export(run_cli, out, "--force")
     assert forced.code == 0, forced
     assert run_cli("validate", out).code == 0
     assert (out / "endpoint-spec.schema.json").read_text("utf-8") == schema_text(
@@ -799,9 +802,7 @@ def test_export_twice_refuses_then_force_replaces(
 def test_single_file_export(run_cli: RunCli, tmp_path: Path) -> None:
     out = tmp_path / "specs"
 
-    result = run_cli(
-        "export", "--live-file", EXAMPLE_LIVE, "--output-dir", out, "--single-file"
-    )
+    result = export(run_cli, out, "--single-file")
 
     assert result.code == 0, result
     assert [p.name for p in exported_files(out)] == ["endpoints.yaml"]
@@ -825,11 +826,8 @@ def test_export_endpoint_globs_choose_what_is_written(
 ) -> None:
     out = tmp_path / "specs"
 
-    result = run_cli(
-        "export",
-        "--live-file",
-        EXAMPLE_LIVE,
-        "--output-dir",
+    result = export(
+        run_cli,
         out,
         "--endpoint",
         "chat-*",
@@ -850,9 +848,7 @@ def test_export_glob_that_matches_nothing_exits_2(
 ) -> None:
     out = tmp_path / "specs"
 
-    result = run_cli(
-        "export", "--live-file", EXAMPLE_LIVE, "--output-dir", out, "--endpoint", "x*"
-    )
+    result = export(run_cli, out, "--endpoint", "x*")
 
     assert result.code == 2
     assert "no live endpoint matches" in result.stderr
@@ -864,11 +860,8 @@ def test_export_sensitive_env_glob_turns_more_values_into_references(
 ) -> None:
     out = tmp_path / "specs"
 
-    result = run_cli(
-        "export",
-        "--live-file",
-        EXAMPLE_LIVE,
-        "--output-dir",
+    result = export(
+        run_cli,
         out,
         "--sensitive-env",
         "model*",
@@ -928,7 +921,7 @@ def test_round_trip_of_the_examples_from_the_live_file(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     out = tmp_path / "specs"
-    exported = run_cli("export", "--live-file", EXAMPLE_LIVE, "--output-dir", out)
+    exported = export(run_cli, out)
     assert exported.code == 0, exported
 
     result = run_cli(
