@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from driftcheck.formats import ReportOptions
-from driftcheck.formats.wording import Wording
+from driftcheck.formats.wording import Wording, count
 from driftcheck.model import (
     CheckResult,
     Difference,
@@ -294,17 +294,17 @@ def _summary(result: CheckResult, annotations: list[str]) -> str:
     text += f"{summary.missing} missing"
     if result.unmanaged_policy != "ignore":
         text += f"; {summary.unmanaged} unmanaged"
-    text += f"; {_count(len(counted), 'difference')}"
+    text += f"; {count(len(counted), 'difference')}"
     if conflicts:
-        text += f" ({_count(conflicts, 'conflict')})"
+        text += f" ({count(conflicts, 'conflict')})"
     if planned:
-        text += f"; {_count(planned, 'planned change')}"
+        text += f"; {count(planned, 'planned change')}"
     if unknown_fields:
-        text += f"; {_count(unknown_fields, 'unknown field')}"
+        text += f"; {count(unknown_fields, 'unknown field')}"
     if summary.ignored:
-        text += f"; {_count(summary.ignored, 'ignored difference')}"
+        text += f"; {count(summary.ignored, 'ignored difference')}"
     if summary.unhealthy:
-        text += f"; {_count(summary.unhealthy, 'unhealthy endpoint')}"
+        text += f"; {count(summary.unhealthy, 'unhealthy endpoint')}"
     if result.baseline is not None:
         text += f"; {summary.new} new, {summary.resolved} resolved since the baseline"
     if summary.gpu_capacity_change:
@@ -332,7 +332,3 @@ def _summary(result: CheckResult, annotations: list[str]) -> str:
             f"{warnings} warnings, all in this step's log and the job summary."
         )
     return command("notice", {"title": "driftcheck summary"}, text)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from driftcheck.formats import ReportOptions
-from driftcheck.formats.wording import Wording
+from driftcheck.formats.wording import Wording, count
 from driftcheck.model import (
     Capacity,
     CheckResult,
@@ -104,8 +104,8 @@ def _case(endpoint: EndpointResult, result: CheckResult) -> ET.Element:
 
     if endpoint.state == "drifted":
         counted = [d for d in endpoint.differences if d.counts]
-        count = len(counted)
-        fields = "1 field differs" if count == 1 else f"{count} fields differ"
+        differing = len(counted)
+        fields = "1 field differs" if differing == 1 else f"{differing} fields differ"
         conflicts = sum(d.change == "conflict" for d in counted)
         message = f"{fields} from the spec"
         if conflicts:
@@ -168,8 +168,7 @@ def _case(endpoint: EndpointResult, result: CheckResult) -> ET.Element:
     health = [f"health: {clean(warning)}" for warning in endpoint.health]
     if unhealthy:
         if failure is None:
-            count = len(health)
-            message = f"{count} health warning{'' if count == 1 else 's'}"
+            message = count(len(health), "health warning")
             failure = ET.SubElement(
                 case, "failure", {"message": message, "type": "unhealthy"}
             )

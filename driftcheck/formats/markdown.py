@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from driftcheck.formats import ReportOptions
+from driftcheck.formats.wording import count
 from driftcheck.model import (
     CheckResult,
     Difference,
@@ -227,18 +228,18 @@ def _coverage(declared: int, unmanaged: int) -> str:
 def _verdict(result: CheckResult) -> str:
     summary = result.summary
     failing = result.exit_code() != 0
-    declared = _count(summary.declared, "declared endpoint")
+    declared = count(summary.declared, "declared endpoint")
     verb = "matches" if summary.declared == 1 else "match"
     if result.failing():
         text = f"**Drift found:** {', '.join(_failures(result))}."
         if result.fail_on == "new":
             new = len(result.failing())
             text += (
-                f" Of these, only the {_count(new, 'finding')} new since the baseline "
+                f" Of these, only the {count(new, 'finding')} new since the baseline "
                 f"{_does(new, 'fail')} the run (`--fail-on new`)."
             )
     elif failing:
-        unhealthy = _count(summary.unhealthy, "endpoint")
+        unhealthy = count(summary.unhealthy, "endpoint")
         text = (
             f"**Unhealthy endpoints fail the run:** {unhealthy} with health "
             "warnings (`--require-healthy`)."
@@ -261,19 +262,19 @@ def _verdict(result: CheckResult) -> str:
         text = f"**In sync:** {declared} {verb} live."
 
     if summary.unknown:
-        unknown = _count(summary.unknown, "unknown endpoint")
+        unknown = count(summary.unknown, "unknown endpoint")
         text += (
             f" {unknown} could not be fully compared: the live list was a redacted "
             "snapshot, which withholds secret values."
         )
     if summary.unmanaged and not failing:
-        unmanaged = _count(summary.unmanaged, "unmanaged endpoint")
+        unmanaged = count(summary.unmanaged, "unmanaged endpoint")
         text += f" {unmanaged} {_does(summary.unmanaged)} not fail the run."
     if summary.ignored:
-        ignored = _count(summary.ignored, "ignored difference")
+        ignored = count(summary.ignored, "ignored difference")
         text += f" {ignored} {_does(summary.ignored)} not count."
     if summary.unhealthy and not result.require_healthy:
-        unhealthy = _count(summary.unhealthy, "endpoint")
+        unhealthy = count(summary.unhealthy, "endpoint")
         text += (
             f" {unhealthy} {_does(summary.unhealthy, 'have')} health warnings, "
             "listed under *Health*; they do not fail the run."
@@ -286,10 +287,10 @@ def _failures(result: CheckResult) -> list[str]:
     parts = []
     if summary.drifted:
         counted = [d for e in result.endpoints for d in e.differences if d.counts]
-        detail = _count(len(counted), "difference")
+        detail = count(len(counted), "difference")
         conflicts = sum(d.change == "conflict" for d in counted)
         if conflicts:
-            detail += f", {_count(conflicts, 'conflict')}"
+            detail += f", {count(conflicts, 'conflict')}"
         parts.append(f"{summary.drifted} drifted ({detail})")
     if summary.missing:
         parts.append(f"{summary.missing} missing")
@@ -307,10 +308,6 @@ def _does(number: int, verb: str = "do") -> str:
     return {"do": "does", "have": "has"}.get(verb, verb + "s")
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def _age(first_seen: str | None, now: str | None) -> str | None:
     """The time from `first_seen` to `now` in its largest whole unit, or None."""
     start, end = _when(first_seen), _when(now)
@@ -319,7 +316,7 @@ def _age(first_seen: str | None, now: str | None) -> str | None:
     seconds = max(int((end - start).total_seconds()), 0)
     for unit, length in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds >= length:
-            return _count(seconds // length, unit)
+            return count(seconds // length, unit)
     return "under a minute"
 
 
@@ -384,9 +381,9 @@ def _planned(view: _View) -> list[_Block]:
             if d.planned or (d.kind == "unknown" and d.suppressed is None)
         ]
         # An endpoint also drifted is counted in its Drift section.
-        count = 1 if endpoint.state == "planned" else 0
+        tallied = 1 if endpoint.state == "planned" else 0
         rows = [_Piece(_row(_cells(d, view.links)), differences=1) for d in shown]
-        blocks.append(_Block(_Piece(head, endpoints=count), rows))
+        blocks.append(_Block(_Piece(head, endpoints=tallied), rows))
     return blocks
 
 
@@ -421,7 +418,7 @@ def _drifted(endpoint: EndpointResult, view: _View, level: str) -> _Block:
     planned = sum(d.planned for d in endpoint.differences)
     if planned:
         note += (
-            f"Also {_count(planned, 'planned change')}, listed under *Planned "
+            f"Also {count(planned, 'planned change')}, listed under *Planned "
             "changes*.\n\n"
         )
     block = _compared(
@@ -463,7 +460,7 @@ def _compared(
     ignored = sum(1 for d in endpoint.differences if d.suppressed)
     if ignored:
         note += (
-            f"Also {_count(ignored, 'ignored difference')}, listed under "
+            f"Also {count(ignored, 'ignored difference')}, listed under "
             "*Suppressed differences*.\n\n"
         )
     extra = []
@@ -542,7 +539,7 @@ def _missing(endpoint: EndpointResult, view: _View, level: str) -> _Block:
 
 def _unmanaged(endpoints: list[EndpointResult], view: _View) -> _Block:
     head = (
-        f"### Unmanaged: {_count(len(endpoints), 'live endpoint')} no spec declares\n\n"
+        f"### Unmanaged: {count(len(endpoints), 'live endpoint')} no spec declares\n\n"
     )
     if view.result.unmanaged_policy == "fail":
         head += "They fail the run (`--unmanaged fail`).\n\n"
@@ -580,7 +577,7 @@ def _resolved(view: _View) -> _Block:
     found = view.result.resolved
     head = (
         "### Resolved since the baseline\n\n"
-        f"{_count(len(found), 'finding')} of the baseline "
+        f"{count(len(found), 'finding')} of the baseline "
         f"{'is' if len(found) == 1 else 'are'} gone in this run.\n\n"
     )
     rows = []
@@ -603,7 +600,7 @@ def _suppressed(
 ) -> _Block:
     head = (
         "### Suppressed differences\n\n"
-        f"{_count(len(found), 'difference')} matched an ignore rule: shown here, "
+        f"{count(len(found), 'difference')} matched an ignore rule: shown here, "
         "but not counted as drift.\n\n"
         f"{_SUPPRESSED_HEAD}"
     )
@@ -630,7 +627,7 @@ def _in_sync(endpoints: list[EndpointResult], links: _Links) -> _Block:
         where = f", {links.link(endpoint.source)}" if endpoint.source else ""
         ignored = sum(1 for d in endpoint.differences if d.suppressed)
         if ignored:
-            where += f" ({_count(ignored, 'ignored difference')})"
+            where += f" ({count(ignored, 'ignored difference')})"
         rows.append(_Piece(f"- {_name(endpoint)}{where}\n", endpoints=1))
     return _Block(_Piece(head), rows, "\n</details>\n")
 
@@ -674,9 +671,9 @@ def _tally(total: _Piece, piece: _Piece) -> None:
 def _cut_note(left_out: _Piece, limit: int) -> str:
     missed = []
     if left_out.endpoints:
-        missed.append(_count(left_out.endpoints, "endpoint"))
+        missed.append(count(left_out.endpoints, "endpoint"))
     if left_out.differences:
-        missed.append(_count(left_out.differences, "difference"))
+        missed.append(count(left_out.differences, "difference"))
     return (
         f"**Report cut to stay under {limit:,} characters:** "
         f"{' and '.join(missed)} not shown. "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from driftcheck.formats import ReportOptions
-from driftcheck.formats.wording import Wording
+from driftcheck.formats.wording import Wording, count
 from driftcheck.model import CheckResult, Difference, EndpointResult
 from driftcheck.textsafe import clean
 
@@ -159,9 +159,9 @@ def _summary(result: CheckResult, paint: _Painter) -> str:
     if result.unmanaged_policy != "ignore":
         counts += f"; {summary.unmanaged} unmanaged"
     if summary.ignored:
-        counts += f"; {_plural(summary.ignored, 'ignored difference')}"
+        counts += f"; {count(summary.ignored, 'ignored difference')}"
     if summary.unhealthy:
-        counts += f"; {_plural(summary.unhealthy, 'unhealthy endpoint')}"
+        counts += f"; {count(summary.unhealthy, 'unhealthy endpoint')}"
     if result.baseline is not None:
         counts += f"; {summary.new} new, {summary.resolved} resolved"
     if summary.gpu_capacity_change:
@@ -184,7 +184,3 @@ def _summary(result: CheckResult, paint: _Painter) -> str:
         if summary.unmanaged:
             verdict += " (unmanaged endpoints do not fail the run)"
     return f"{counts}. {verdict}"
-
-
-def _plural(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -34,3 +34,8 @@ class Wording:
         return template.format(
             declared=show_value(difference.declared), live=show_value(difference.live)
         )
+
+
+def count(number: int, noun: str) -> str:
+    """`1 difference`, `2 differences`: for nouns whose plural adds an s."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
