@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,12 @@ STRIPPED_ENV = (
     "FORCE_COLOR",
     "CI",
 )
+REPO = Path(__file__).resolve().parents[1]
+# The reference material (SARIF and JUnit schemas) kept beside the checkout.
+REFERENCE = REPO.parent / "shared" / "reference"
+REPORT_SCHEMA = REPO / "schemas" / "report.schema.json"
+# The README's main command on the bundled example, run from REPO.
+EXAMPLES = ("examples/endpoints", "--live-file", "examples/live-endpoints.json")
 # The discard port: a CLI run that forgets --api-url fails fast and stays local.
 UNREACHABLE_API_URL = "http://127.0.0.1:9"
 # 2026-12-01T00:00:00Z

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import REPO
+
 SPEC_SCHEMA = REPO / "schemas" / "endpoint-spec.schema.json"
 
 

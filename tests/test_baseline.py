@@ -17,11 +17,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from .conftest import CliResult, RunCli
+from .conftest import REPORT_SCHEMA, CliResult, RunCli
 from .fake_ppio import FakePPIO, make_endpoint
-
-REPO = Path(__file__).resolve().parents[1]
-REPORT_SCHEMA = REPO / "schemas" / "report.schema.json"
 
 API_KEY = "sk-baseline-Rv2Kq9Xs4Tn7"
 HF_DECLARED = "hf-declared-Bw3Qe6"

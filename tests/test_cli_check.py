@@ -26,6 +26,8 @@ from jsonschema import Draft202012Validator
 
 from . import specdata
 from .conftest import (
+    REPO,
+    REPORT_SCHEMA,
     UNREACHABLE_API_URL,
     CliResult,
     RunCli,
@@ -45,10 +47,8 @@ from .fake_ppio import (
     status,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 SPECS = "examples/endpoints"
 LIVE_FILE = "examples/live-endpoints.json"
-REPORT_SCHEMA = REPO / "schemas" / "report.schema.json"
 
 # Distinctive, so that a leak anywhere in the output is found by a plain search.
 API_KEY = "sk-e2e-Zq7Vw3Lm9Rt1Xy5Kp2Hn8Bd4"

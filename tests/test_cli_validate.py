@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import RunCli, child_env
+from .conftest import REPO, RunCli, child_env
 from .fake_ppio import FakePPIO
 
-REPO = Path(__file__).resolve().parents[1]
 SPECS = "examples/endpoints"
 EXAMPLE_FILES = sorted(
     str(p.relative_to(REPO)) for p in (REPO / SPECS).rglob("*") if p.is_file()

@@ -19,10 +19,8 @@ from driftcheck.model import (
     UnmanagedPolicy,
 )
 
-from .conftest import RunCli
+from .conftest import EXAMPLES, REPO, RunCli
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = ("examples/endpoints", "--live-file", "examples/live-endpoints.json")
 SPEC = "specs/api.yaml"
 OURS = ("::error file=", "::error title=unmanaged endpoint::", "::warning title=")
 NOTICE = "::notice title=driftcheck summary::"

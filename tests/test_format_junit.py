@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import xmlschema
@@ -22,10 +21,8 @@ from driftcheck.model import (
     Suppression,
 )
 
-from .conftest import RunCli
+from .conftest import REFERENCE, REPO, RunCli
 
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 JUNIT_XSD = REFERENCE / "junit-10.xsd"
 NASTY = "a]]>b<c>&d\x1be[0m\x00f\u202eg\nh\ud800\r"
 

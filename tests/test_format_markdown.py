@@ -21,10 +21,8 @@ from driftcheck.model import (
     UnmanagedPolicy,
 )
 
-from .conftest import RunCli
+from .conftest import EXAMPLES, REPO, RunCli
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = ("examples/endpoints", "--live-file", "examples/live-endpoints.json")
 SPEC = "specs/api.yaml"
 TABLE_HEAD = "| path | declared | live | line |"
 CUT = "**Report cut to stay under 60,000 characters:**"

@@ -30,10 +30,8 @@ from driftcheck.model import (
     Suppression,
 )
 
-from .conftest import RunCli
+from .conftest import REFERENCE, REPO, RunCli
 
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SARIF_SCHEMA = REFERENCE / "sarif-schema-2.1.0.json"
 NASTY = "a]]>b<c>&d\x1be[0m\x00f\u202eg\nh\ud800"
 

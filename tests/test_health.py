@@ -17,11 +17,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from .conftest import CliResult, RunCli
+from .conftest import REPORT_SCHEMA, CliResult, RunCli
 from .fake_ppio import DROP, FakePPIO, make_endpoint
 
-REPO = Path(__file__).resolve().parents[1]
-REPORT_SCHEMA = REPO / "schemas" / "report.schema.json"
 API_KEY = "sk-health-Wc5Gy1Np8Ze3"
 
 RUNNING = {"status": "running", "error": "", "message": ""}

@@ -32,11 +32,10 @@ from driftcheck.export import write_export
 from driftcheck.redact import REDACTED_MARKER, Redactor
 from driftcheck.specs import load_specs, schema_text
 
-from .conftest import CliResult, RunCli
+from .conftest import REPO, CliResult, RunCli
 from .fake_ppio import DROP, FakePPIO, broken_json, make_endpoint, status
 from .specdata import DECLARABLE, spec_for
 
-REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_LIVE = REPO / "examples" / "live-endpoints.json"
 API_KEY = "sk-export-Rb6Yt1Qw8Zn3Kd5Lm"
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")

@@ -14,7 +14,7 @@ from driftcheck.errors import SpecError
 from driftcheck.model import DeclaredEndpoint, Location
 from driftcheck.specs import READ_ONLY_FIELDS, load_specs, schema_text
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import REPO
 
 
 @pytest.fixture(autouse=True)

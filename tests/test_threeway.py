@@ -20,11 +20,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from .conftest import CliResult, RunCli
+from .conftest import REPORT_SCHEMA, CliResult, RunCli
 from .fake_ppio import FakePPIO, make_endpoint
-
-REPO = Path(__file__).resolve().parents[1]
-REPORT_SCHEMA = REPO / "schemas" / "report.schema.json"
 
 API_KEY = "sk-threeway-Hq4Nc8Vb2Lx6Rm1"
 # Distinctive, so that a leak anywhere in the output is found by a plain search.
