@@ -33,8 +33,8 @@ STRIPPED_ENV = (
     "CI",
 )
 REPO = Path(__file__).resolve().parents[1]
-# The reference material (SARIF and JUnit schemas) kept beside the checkout.
-REFERENCE = REPO.parent / "shared" / "reference"
+# The published SARIF and JUnit schemas, kept unchanged in the repository.
+REFERENCE = REPO / "tests" / "reference"
 REPORT_SCHEMA = REPO / "schemas" / "report.schema.json"
 # The README's main command on the bundled example, run from REPO.
 EXAMPLES = ("examples/endpoints", "--live-file", "examples/live-endpoints.json")
