@@ -36,6 +36,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:timestamp",
 }
 _MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
 _SEQ = "tag:yaml.org,2002:seq"
 
 Path = tuple[str | int, ...]
@@ -123,7 +124,18 @@ class _Builder:
             if tag != _MAP:
                 raise self._bad_tag(node)
             mapping: dict[str, Any] = {}
+            merge: tuple[Node, Node] | None = None
             for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    if merge is not None:
+                        first = merge[0].start_mark.line + 1
+                        raise self.fail(
+                            key_node,
+                            f"duplicate key '<<' (first at line {first}); "
+                            "merge several mappings with a list: <<: [*a, *b]",
+                        )
+                    merge = (key_node, value_node)
+                    continue
                 key = self._key(key_node)
                 key = self.keys.setdefault(key, key)
                 where = path + (key,)
@@ -137,15 +149,50 @@ class _Builder:
                 mark = key_node.start_mark
                 self.positions[where] = (mark.line + 1, mark.column + 1)
                 mapping[key] = self.build(value_node, where, depth + 1)
+            if merge is not None:
+                self._merge(mapping, merge[1], path, depth)
             return mapping
 
         raise self.fail(node, "unsupported YAML node")  # pragma: no cover
 
-    def _key(self, node: Node) -> str:
-        if node.tag == "tag:yaml.org,2002:merge":
+    def _merge(
+        self, mapping: dict[str, Any], value: Node, path: Path, depth: int
+    ) -> None:
+        """Add the keys that `<<: value` merges into `mapping`, as YAML 1.1 does.
+
+        Merging is shallow: a key written in the mapping itself wins over a merged
+        one, whole, and among `<<: [*a, *b]` the earlier mapping wins. Each merged
+        key keeps the position where it was written, inside the merged mapping; the
+        positions of what lost are dropped, so no report points at a value that is
+        not the one in effect.
+        """
+        sources = value.value if isinstance(value, SequenceNode) else [value]
+        if not all(isinstance(s, MappingNode) for s in sources):
             raise self.fail(
-                node, "merge keys (<<) are not supported; write the fields out"
+                value, "'<<' merges a mapping or a list of mappings, nothing else"
             )
+        level = len(path)
+        own = self.positions
+        for source in sources:
+            # The merged mapping is built on its own so that its positions can be
+            # kept for the keys it supplies and dropped for those it does not.
+            self.positions = {}
+            try:
+                built = self.build(source, path, depth + 1)
+                supplied = [key for key in built if key not in mapping]
+                for key in supplied:
+                    mapping[key] = built[key]
+                taken = set(supplied)
+                kept = {
+                    where: position
+                    for where, position in self.positions.items()
+                    if where[level] in taken
+                }
+            finally:
+                self.positions = own
+            own.update(kept)
+
+    def _key(self, node: Node) -> str:
         if isinstance(node, ScalarNode) and node.tag == _STR:
             return str(node.value)
         if isinstance(node, ScalarNode) and node.tag in _SCALAR_TAGS:

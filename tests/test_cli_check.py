@@ -627,6 +627,48 @@ def test_unmanaged_policy(
         assert counts(report)["unmanaged"] == 0
 
 
+def test_fields_shared_by_a_merge_key_are_checked_on_every_endpoint(
+    run_cli: RunCli, fake_api: FakePPIO, tmp_path: Path
+) -> None:
+    # A console hotfix to one endpoint's image, where the image is declared once
+    # in an anchored endpoint and merged into the other with `<<`.
+    alpha = make_endpoint("alpha-model", image="registry.example.com/ml/llm:2.0")
+    beta = make_endpoint("beta-model", image="registry.example.com/ml/llm:2.0-hotfix")
+    fake_api.endpoints = [alpha, beta]
+    fake_api.api_key = API_KEY
+    specs = tmp_path / "specs.yaml"
+    specs.write_text(
+        "endpoints:\n"
+        "  - &llm\n"
+        "    name: alpha-model\n"
+        "    image: registry.example.com/ml/llm:2.0\n"
+        "    worker_config: {max_replicas: 2}\n"
+        "  - <<: *llm\n"
+        "    name: beta-model\n",
+        encoding="utf-8",
+    )
+
+    result = run_cli("check", specs, "-f", "json", env=api_env(fake_api))
+
+    assert_clean(result, 1)
+    states = {e["name"]: e["state"] for e in report_json(result)["endpoints"]}
+    assert states == {"alpha-model": "in_sync", "beta-model": "drifted"}
+    (beta_report,) = [
+        e for e in report_json(result)["endpoints"] if e["name"] == "beta-model"
+    ]
+    assert [
+        (d["path"], d["declared"], d["live"], d["source"])
+        for d in beta_report["differences"]
+    ] == [
+        (
+            "image",
+            "registry.example.com/ml/llm:2.0",
+            "registry.example.com/ml/llm:2.0-hotfix",
+            {"file": str(specs), "line": 4},
+        )
+    ]
+
+
 def test_invalid_spec_exits_2_naming_file_and_line(
     run_cli: RunCli, fake: FakePPIO, tmp_path: Path
 ) -> None:

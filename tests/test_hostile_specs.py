@@ -336,13 +336,13 @@ CASES: dict[str, Case] = {
         spec("name: a\nimage: !!binary aGVsbG8=\n"),
         [("spec.yaml", 2, r"tag '!!binary' is not allowed in specs")],
     ),
-    "merge_key_is_refused": Case(
-        spec("base: &base {image: x}\nname: a\n<<: *base\n"),
+    "merge_of_a_non_mapping_is_refused": Case(
+        spec("name: a\n<<: [registry.example.com/x]\n"),
         [
             (
                 "spec.yaml",
-                3,
-                r"merge keys \(<<\) are not supported; write the fields out",
+                2,
+                r"'<<' merges a mapping or a list of mappings, nothing else",
             )
         ],
     ),

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftcheck.errors import SpecError
 from driftcheck.specs import load_specs
@@ -281,22 +284,209 @@ def test_explicit_binary_tag_is_refused(tmp_path: Path) -> None:
     assert "tag '!!binary' is not allowed" in only_error(path)
 
 
-def test_merge_key_is_refused_with_advice(tmp_path: Path) -> None:
+# Merge keys
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "a: &a {image: x, envs: {K: v}}\nb:\n  <<: *a\n  image: y\n",
+            {"image": "y", "envs": {"K": "v"}},
+            id="a written key wins over a merged one",
+        ),
+        pytest.param(
+            "a: &a {image: x}\nb:\n  image: y\n  <<: *a\n",
+            {"image": "y"},
+            id="it wins wherever the merge is written",
+        ),
+        pytest.param(
+            "a: &a {p: 1, q: 1}\nc: &c {p: 2, r: 2}\nb: {<<: [*a, *c]}\n",
+            {"p": 1, "q": 1, "r": 2},
+            id="the earlier of a list wins",
+        ),
+        pytest.param(
+            "a: &a {p: 1}\nc: &c {<<: *a, q: 2}\nb: {<<: *c, r: 3}\n",
+            {"p": 1, "q": 2, "r": 3},
+            id="merged mappings merge in turn",
+        ),
+        pytest.param(
+            # PyYAML 6.0 reads p: 0 here, although it reads c itself as {p: 1}.
+            "a: &a {p: 0}\nc: &c {<<: *a, p: 1}\nb: {<<: *c}\n",
+            {"p": 1},
+            id="a merged mapping is merged as it reads, overrides included",
+        ),
+        pytest.param(
+            "a: &a {worker_config: {gpu_num: 1, max_replicas: 2}}\n"
+            "b: {<<: *a, worker_config: {max_replicas: 4}}\n",
+            {"worker_config": {"max_replicas": 4}},
+            id="shallow: a written section replaces the merged one whole",
+        ),
+        pytest.param(
+            "b: {<<: [], p: 1}\n", {"p": 1}, id="an empty list merges nothing"
+        ),
+        pytest.param("b: {'<<': 1}\n", {"<<": 1}, id="a quoted << is an ordinary key"),
+    ],
+)
+def test_merge_keys_merge_as_yaml_defines(text: str, expected: dict[str, Any]) -> None:
+    (document,) = parse("x.yaml", text.encode())
+
+    assert document.value["b"] == expected
+
+
+KEYS = st.sampled_from(["p", "q", "r", "s"])
+Flat = dict[str, int]
+
+
+@st.composite
+def merging_documents(draw: st.DrawFn) -> tuple[str, dict[str, Flat]]:
+    """Anchored mappings, each free to merge earlier ones, and one that merges some.
+
+    Returns the YAML text and the value each top-level key must have, worked out
+    from what was drawn: written keys first, then each merged mapping in order.
+    """
+    lines: list[str] = []
+    values: dict[str, Flat] = {}
+    count = draw(st.integers(1, 4))
+    for index in range(count + 1):
+        name = f"a{index}" if index < count else "target"
+        own = draw(st.dictionaries(KEYS, st.integers(0, 9), max_size=4))
+        merged = draw(
+            st.lists(st.integers(0, index - 1), min_size=name == "target", max_size=3)
+            if index
+            else st.just([])
+        )
+        entries = [f"{key}: {value}" for key, value in own.items()]
+        if merged:
+            aliases = [f"*a{m}" for m in merged]
+            merge = aliases[0] if len(aliases) == 1 else f"[{', '.join(aliases)}]"
+            entries.insert(draw(st.integers(0, len(entries))), f"<<: {merge}")
+        anchor = f" &{name}" if index < count else ""
+        lines.append(f"{name}:{anchor} {{{', '.join(entries)}}}")
+        value = dict(own)
+        for m in merged:
+            for key, merged_value in values[f"a{m}"].items():
+                value.setdefault(key, merged_value)
+        values[name] = value
+    return "\n".join(lines) + "\n", values
+
+
+@settings(max_examples=300, deadline=None)
+@given(merging_documents())
+def test_any_merge_gives_the_mapping_it_describes(
+    drawn: tuple[str, dict[str, Flat]],
+) -> None:
+    text, expected = drawn
+
+    (document,) = parse("x.yaml", text.encode())
+
+    assert document.value == expected
+
+
+def test_a_merged_field_is_compared_and_reported_where_it_is_written(
+    tmp_path: Path,
+) -> None:
     path = spec_file(
         tmp_path,
         "endpoints:\n"
-        "  - name: a\n"
-        "    worker_config: &defaults\n"
-        "      max_replicas: 2\n"
-        "  - name: b\n"
+        "  - &llm\n"
+        "    name: chat-a\n"
+        "    worker_config: &workers\n"
+        "      max_replicas: 4\n"
+        "      gpu_num: one\n"
+        "  - <<: *llm\n"
+        "    name: chat-b\n"
         "    worker_config:\n"
-        "      <<: *defaults\n"
-        "      gpu_num: 1\n",
+        "      <<: *workers\n"
+        "      max_replicas: two\n",
+    )
+
+    assert error_lines(path) == [
+        "spec.yaml:6:7: chat-a: worker_config.gpu_num: expected an integer, got 'one'",
+        "spec.yaml:6:7: chat-b: worker_config.gpu_num: expected an integer, got 'one'",
+        "spec.yaml:11:7: chat-b: worker_config.max_replicas: "
+        "expected an integer, got 'two'",
+    ]
+
+
+def test_merged_endpoints_declare_the_merged_fields(tmp_path: Path) -> None:
+    path = spec_file(
+        tmp_path,
+        "endpoints:\n"
+        "  - &llm\n"
+        "    name: chat-a\n"
+        "    image: registry.example.com/ml/vllm:0.6.3\n"
+        "    envs: {MODEL: a}\n"
+        "  - <<: *llm\n"
+        "    name: chat-b\n"
+        "    envs: {MODEL: b}\n",
+    )
+
+    a, b = load_specs([str(path)]).endpoints
+
+    assert (b.name, b.fields["image"], b.fields["envs"]) == (
+        "chat-b",
+        "registry.example.com/ml/vllm:0.6.3",
+        {"MODEL": "b"},
+    )
+    assert (a.lines["image"], b.lines["image"]) == (4, 4)
+    assert (a.lines["envs.MODEL"], b.lines["envs.MODEL"]) == (5, 8)
+
+
+def test_positions_of_a_merged_value_that_lost_are_dropped() -> None:
+    (document,) = parse(
+        "x.yaml",
+        b"a: &a {envs: {K: v, L: w}}\nb:\n  <<: *a\n  envs: {K: v}\n",
+    )
+
+    assert document.positions[("b", "envs")] == (4, 3)
+    assert document.positions[("b", "envs", "K")] == (4, 10)
+    assert ("b", "envs", "L") not in document.positions
+
+
+def test_an_endpoint_merged_without_a_new_name_is_a_duplicate(tmp_path: Path) -> None:
+    path = spec_file(
+        tmp_path,
+        "endpoints:\n  - &llm\n    name: chat\n    image: x\n  - <<: *llm\n",
     )
 
     assert only_error(path) == (
-        f"{path}:7:7: merge keys (<<) are not supported; write the fields out"
+        "spec.yaml:5:5: chat: endpoint declared twice: also at spec.yaml:2"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "name: a\n<<: registry.example.com/x\n",
+            "spec.yaml:2:5: '<<' merges a mapping or a list of mappings, nothing else",
+            id="a scalar",
+        ),
+        pytest.param(
+            "base: &b {image: x}\nname: a\n<<: [*b, x]\n",
+            "spec.yaml:3:5: '<<' merges a mapping or a list of mappings, nothing else",
+            id="a list holding a scalar",
+        ),
+        pytest.param(
+            "b: &b {image: x}\nname: a\n<<: *b\n<<: *b\n",
+            "spec.yaml:4:1: duplicate key '<<' (first at line 3); "
+            "merge several mappings with a list: <<: [*a, *b]",
+            id="two merge keys",
+        ),
+        pytest.param(
+            "name: a\nenvs: &e\n  <<: *e\n",
+            f"nesting deeper than {MAX_DEPTH} levels; refused",
+            id="a mapping merging itself",
+        ),
+    ],
+)
+def test_a_merge_yaml_would_not_make_is_refused(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = spec_file(tmp_path, text)
+
+    assert expected in only_error(path)
 
 
 def billion_laughs(levels: int = 9) -> str:
