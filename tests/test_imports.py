@@ -8,6 +8,7 @@ the real command's own list, through the normal command path.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -92,17 +93,14 @@ def test_check_from_a_live_file_never_loads_the_http_client(run_cli: RunCli) -> 
 def test_check_in_sync_skips_the_diff_engine(
     run_cli: RunCli, fake_api: FakePPIO, tmp_path: Path
 ) -> None:
+    endpoint = {"id": "ep-1", "name": "chat", "image": "img:1"}
     live = tmp_path / "live.json"
-    live.write_text(
-        '{"data": [{"id": "ep-1", "name": "chat", "image": "img:1"}],'
-        ' "next_cursor": "", "has_more": false}',
-        encoding="utf-8",
-    )
+    live.write_text(json.dumps([endpoint]), encoding="utf-8")
     spec = tmp_path / "chat.yaml"
     spec.write_text("name: chat\nimage: img:1\n", encoding="utf-8")
 
     from_file = run_profiled(run_cli, "check", str(spec), "--live-file", str(live))
-    fake_api.endpoints = [{"id": "ep-1", "name": "chat", "image": "img:1"}]
+    fake_api.endpoints = [endpoint]
     fake_api.api_key = API_KEY
     from_api = run_profiled(
         run_cli, "check", str(spec), PPIO_API_URL=fake_api.url, PPIO_API_KEY=API_KEY
